@@ -1,0 +1,4 @@
+//! Persistence of the write model. Every function that changes state takes the
+//! transaction it must run in, so the caller can add the outbox rows to it.
+
+pub mod accounts;

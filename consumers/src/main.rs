@@ -1,0 +1,146 @@
+//! `consumers`: runs the platform's Kafka consumer groups. Each group can run alone
+//! (`--groups projector`) and scales by running more instances, up to the number of
+//! partitions of its topics.
+
+mod projector;
+mod runtime;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use platform::{
+    config::{DatabaseArgs, KafkaArgs, TelemetryArgs},
+    http::{MetricsRecorder, Readiness, health_router, metrics_router},
+    shutdown::Shutdown,
+};
+use salvo::Router;
+
+use crate::runtime::{GroupSpec, RetryArgs};
+
+static READ_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Runs the platform's Kafka consumer groups.
+///
+/// Every option can also be set through the environment variable shown with it.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Consumer groups to run in this process.
+    #[arg(
+        long,
+        env = "CONSUMER_GROUPS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "projector"
+    )]
+    groups: Vec<Group>,
+
+    /// Address of the health and metrics endpoints.
+    #[arg(long, env = "CONSUMERS_LISTEN", default_value = "127.0.0.1:8082")]
+    listen: SocketAddr,
+
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    retry: RetryArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the consumer groups (the default).
+    Run,
+}
+
+/// A consumer group this binary can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Group {
+    /// Keeps the read model in PostgreSQL.
+    Projector,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Run) | None => run(cli).await,
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    platform::telemetry::init(&cli.telemetry)?;
+    let metrics = MetricsRecorder::install()?;
+    let shutdown = Shutdown::on_signals();
+
+    let read_pool = platform::db::connect_and_migrate(
+        &cli.database,
+        "read",
+        &READ_MIGRATIONS,
+        Duration::from_secs(30),
+    )
+    .await
+    .context("preparing the read database")?;
+
+    let mut groups = tokio::task::JoinSet::new();
+    for group in &cli.groups {
+        match group {
+            Group::Projector => {
+                let spec = GroupSpec {
+                    name: "projector",
+                    topics: vec![cli.kafka.name(schemas::topics::ACCOUNT_EVENTS)],
+                };
+                let handler = Arc::new(projector::Projector::new(read_pool.clone()));
+                groups.spawn(runtime::run_group(
+                    cli.kafka.clone(),
+                    cli.retry.clone(),
+                    spec,
+                    handler,
+                    shutdown.clone(),
+                ));
+            }
+        }
+    }
+
+    let readiness = {
+        let pool = read_pool.clone();
+        let kafka = cli.kafka.clone();
+        Readiness::default()
+            .check("postgres", move || {
+                let pool = pool.clone();
+                async move { platform::db::is_reachable(&pool).await }
+            })
+            .check("kafka", move || {
+                let kafka = kafka.clone();
+                async move { platform::kafka::is_reachable(&kafka).await }
+            })
+    };
+    let router = Router::new()
+        .push(health_router(readiness))
+        .push(metrics_router(metrics));
+    let http = tokio::spawn(platform::http::serve(cli.listen, router, shutdown.clone()));
+
+    let mut failed = None;
+    while let Some(outcome) = groups.join_next().await {
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(error = ?error, "consumer group stopped with an error");
+                failed.get_or_insert(error);
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "consumer group task panicked");
+                failed.get_or_insert(anyhow::anyhow!("consumer group task panicked"));
+            }
+        }
+    }
+    http.abort();
+    tracing::info!("consumers stopped");
+    failed.map_or(Ok(()), Err)
+}

@@ -1,0 +1,87 @@
+//! Serving a router: the hoops every API shares, the error catcher, body parsing with
+//! a size limit, and graceful shutdown.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+use salvo::{
+    Request, Router, Server, Service,
+    catcher::Catcher,
+    conn::TcpListener,
+    prelude::{CatchPanic, Listener},
+};
+use serde::de::DeserializeOwned;
+
+use super::{Problem, ProblemCatcher, metrics::record_request, request_id::assign_request_id};
+use crate::shutdown::Shutdown;
+
+/// Bodies up to this size are read in full even when over the limit; see
+/// [`read_json_body`].
+const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Settings of an HTTP listener.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Most bytes accepted in a request body.
+    #[arg(long, env = "HTTP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Serves `router` on `addr` until `shutdown` fires, then lets in-flight requests
+/// finish (for up to ten seconds).
+pub async fn serve(addr: SocketAddr, router: Router, mut shutdown: Shutdown) -> anyhow::Result<()> {
+    let router = Router::new()
+        .hoop(CatchPanic::new())
+        .hoop(assign_request_id)
+        .hoop(record_request)
+        .push(router);
+    let service = Service::new(router).catcher(Catcher::new(ProblemCatcher));
+
+    let acceptor = TcpListener::new(addr).try_bind().await?;
+    tracing::info!(http.addr = %addr, "listening");
+    let server = Server::new(acceptor);
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.requested().await;
+        handle.stop_graceful(Duration::from_secs(10));
+    });
+    server.try_serve(service).await?;
+    Ok(())
+}
+
+/// Reads a JSON body of type `T`, enforcing `max_bytes` and the JSON media type.
+/// Every failure is a 4xx problem that says what was wrong with the body.
+pub async fn read_json_body<T: DeserializeOwned>(
+    req: &mut Request,
+    max_bytes: usize,
+) -> Result<T, Problem> {
+    let is_json = req.content_type().is_some_and(|mime| {
+        mime.subtype() == "json" || mime.suffix().is_some_and(|suffix| suffix == "json")
+    });
+    if !is_json {
+        return Err(Problem::new(
+            salvo::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+        )
+        .detail("send the body as application/json"));
+    }
+    let too_large = || {
+        Problem::new(
+            salvo::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+        )
+        .detail(format!("the body must not exceed {max_bytes} bytes"))
+    };
+    // A body somewhat over the limit is still read to its end, so the client gets the
+    // 413 instead of a reset connection; a body far over it is cut off.
+    let bytes = req
+        .payload_with_max_size(max_bytes.max(DRAIN_LIMIT_BYTES))
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.len() > max_bytes {
+        return Err(too_large());
+    }
+    serde_json::from_slice(bytes).map_err(|error| Problem::malformed_body(error.to_string()))
+}

@@ -1,0 +1,74 @@
+//! The HTTP surface of the query side.
+
+mod users;
+
+use std::time::Duration;
+
+use platform::http::{
+    MetricsRecorder, Problem, Readiness, docs_router, health_router, metrics_router,
+};
+use salvo::Router;
+use sqlx::PgPool;
+use utoipa::OpenApi;
+
+/// State every handler can reach through the depot.
+#[derive(Clone)]
+pub struct AppState {
+    /// The read model.
+    pub pool: PgPool,
+    /// Longest wait for `min_version`.
+    pub read_your_writes_wait: Duration,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "anidex query API",
+        description = "Reads of the platform: user views now, the catalogue and search next.\n\n\
+            **Read your writes.** Commands answer with the aggregate's new `version`. Pass it \
+            as `min_version` and the query API waits (a few seconds at most) until the read \
+            model has caught up; if it has not, the answer is 503 `projection-lagging` with \
+            `Retry-After`.\n\n\
+            Errors are RFC 9457 problem documents whose `type` is a stable \
+            `urn:anidex:problem:<slug>`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(users::profile),
+    components(schemas(Problem)),
+    tags((name = "users", description = "Public user views"))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of this API as pretty-printed JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+}
+
+/// Every route of the query API.
+pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -> Router {
+    Router::new()
+        .push(health_router(readiness))
+        .push(metrics_router(metrics))
+        .push(docs_router(openapi_json()))
+        .push(
+            Router::with_path("v1")
+                .hoop(salvo::affix_state::inject(state))
+                .push(Router::with_path("users/{id}").get(users::profile)),
+        )
+}
+
+/// A read-model query failed: 503 if the database is unreachable, 500 otherwise.
+pub(crate) fn database_problem(error: &sqlx::Error) -> Problem {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            tracing::warn!(error = %error, "read database unavailable");
+            Problem::unavailable("the read database is unavailable; retry shortly")
+        }
+        error => {
+            tracing::error!(error = ?error, "read database error");
+            Problem::internal()
+        }
+    }
+}

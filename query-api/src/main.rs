@@ -1,0 +1,100 @@
+//! `query-api`: serves the read model (user profiles now; the catalogue and search
+//! next). It reads only the read model, the search index and Redis; never the write
+//! model.
+
+mod http;
+mod store;
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use platform::{
+    config::{DatabaseArgs, TelemetryArgs},
+    http::{MetricsRecorder, Readiness},
+    shutdown::Shutdown,
+};
+
+/// The read model's migrations are owned by the read side and shared with the
+/// projector; sqlx serialises concurrent runs with an advisory lock.
+static READ_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../consumers/migrations");
+
+/// Serves the read model: catalogue, search and user views.
+///
+/// Every option can also be set through the environment variable shown with it.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "QUERY_API_LISTEN", default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+
+    /// Longest time a request with `min_version` waits for the read model to catch up.
+    #[arg(long, env = "READ_YOUR_WRITES_WAIT_MS", default_value_t = 3000)]
+    read_your_writes_wait_ms: u64,
+
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Openapi) => {
+            println!("{}", http::openapi_json());
+            Ok(())
+        }
+        Some(Command::Serve) | None => serve(cli).await,
+    }
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    platform::telemetry::init(&cli.telemetry)?;
+    let metrics = MetricsRecorder::install()?;
+    let shutdown = Shutdown::on_signals();
+
+    let pool = platform::db::connect_and_migrate(
+        &cli.database,
+        "read",
+        &READ_MIGRATIONS,
+        Duration::from_secs(30),
+    )
+    .await
+    .context("preparing the read database")?;
+
+    let readiness = {
+        let pool = pool.clone();
+        Readiness::default().check("postgres", move || {
+            let pool = pool.clone();
+            async move { platform::db::is_reachable(&pool).await }
+        })
+    };
+    let state = http::AppState {
+        pool,
+        read_your_writes_wait: Duration::from_millis(cli.read_your_writes_wait_ms),
+    };
+
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "query-api starting");
+    platform::http::serve(
+        cli.listen,
+        http::router(state, readiness, metrics),
+        shutdown,
+    )
+    .await?;
+    tracing::info!("query-api stopped");
+    Ok(())
+}

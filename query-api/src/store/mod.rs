@@ -1,0 +1,3 @@
+//! Queries against the read model.
+
+pub mod users;

@@ -1,0 +1,176 @@
+//! Delivery guarantees: nothing is lost while Kafka is down, a killed consumer
+//! resumes without duplicating anything, and a poison record is parked in the
+//! dead-letter topic while the group moves on.
+
+use std::time::Duration;
+
+use rdkafka::{
+    ClientConfig, Message as _,
+    consumer::{Consumer, StreamConsumer},
+    message::Headers as _,
+    producer::{FutureProducer, FutureRecord},
+};
+use uuid::Uuid;
+
+use crate::harness::{Platform, eventually, stack_env, stack_script};
+
+async fn profiles_count(platform: &Platform) -> i64 {
+    platform.count("read.user_profiles").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_accepted_while_kafka_is_down_and_delivered_after() {
+    let platform = Platform::start_exclusive("kafka_outage").await;
+    let first = platform.register_user("before-outage").await;
+    platform.wait_profile(first).await;
+
+    stack_script(&["down", "kafka"]);
+    let mut registered = vec![first];
+    for n in 0..20 {
+        registered.push(platform.register_user(&format!("during-outage-{n}")).await);
+    }
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM write.outbox WHERE published_at IS NULL")
+            .fetch_one(&platform.db)
+            .await
+            .expect("counting pending rows");
+    assert!(pending > 0, "events wait in the outbox while Kafka is down");
+    let readiness = platform
+        .http
+        .get(format!("{}/health/ready", platform.consumers_url))
+        .send()
+        .await
+        .expect("consumers answer");
+    assert_eq!(
+        readiness.status(),
+        503,
+        "consumers report Kafka as a missing dependency"
+    );
+
+    stack_script(&["up", "kafka"]);
+    for user_id in &registered {
+        platform.wait_profile(*user_id).await;
+    }
+    eventually("the outbox to drain", || async {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM write.outbox WHERE published_at IS NULL")
+                .fetch_one(&platform.db)
+                .await
+                .ok()?;
+        (pending == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        profiles_count(&platform).await,
+        registered.len() as i64,
+        "each profile once"
+    );
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM read.user_profiles")
+        .fetch_all(&platform.db)
+        .await
+        .expect("versions");
+    assert!(versions.iter().all(|version| *version == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_killed_mid_stream_resumes_without_loss_or_duplicates() {
+    let mut platform = Platform::start("projector_sigkill").await;
+    let mut registered = Vec::new();
+    for n in 0..15 {
+        registered.push(platform.register_user(&format!("first-wave-{n}")).await);
+    }
+    eventually("some profiles to be projected", || async {
+        (profiles_count(&platform).await > 0).then_some(())
+    })
+    .await;
+
+    platform.kill_consumers();
+    for n in 0..15 {
+        registered.push(platform.register_user(&format!("second-wave-{n}")).await);
+    }
+    platform.restart_consumers().await;
+
+    for user_id in &registered {
+        platform.wait_profile(*user_id).await;
+    }
+    assert_eq!(profiles_count(&platform).await, 30);
+    let distinct: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT username) FROM read.user_profiles")
+            .fetch_one(&platform.db)
+            .await
+            .expect("counting");
+    assert_eq!(distinct, 30);
+
+    // A graceful stop drains and commits: the process exits cleanly and says so.
+    let status = platform.consumers.terminate();
+    assert!(status.success(), "consumers exit cleanly on SIGTERM");
+    assert!(platform.consumers.log().contains("consumer group stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_record_goes_to_the_dead_letter_topic_and_the_group_moves_on() {
+    let platform = Platform::start("poison_record").await;
+    let before = platform.register_user("before-poison").await;
+    platform.wait_profile(before).await;
+
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", stack_env().kafka_brokers)
+        .create()
+        .expect("a producer");
+    let poison_key = Uuid::now_v7().to_string();
+    producer
+        .send(
+            FutureRecord::to(&platform.topic("account.events"))
+                .key(&poison_key)
+                .payload("this is not an event envelope"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the poison record is written");
+
+    let after = platform.register_user("after-poison").await;
+    platform.wait_profile(after).await;
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", stack_env().kafka_brokers)
+        .set("group.id", format!("dlq-reader-{}", Uuid::now_v7()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("a consumer");
+    consumer
+        .subscribe(&[&platform.topic("projector.dlq")])
+        .expect("subscribing");
+    let dead_letter = tokio::time::timeout(crate::harness::DEADLINE, async {
+        loop {
+            let message = consumer
+                .recv()
+                .await
+                .expect("reading the dead-letter topic");
+            if message.key() == Some(poison_key.as_bytes()) {
+                return message.detach();
+            }
+        }
+    })
+    .await
+    .expect("the poison record reaches the dead-letter topic");
+
+    assert_eq!(
+        dead_letter.payload(),
+        Some(b"this is not an event envelope".as_slice())
+    );
+    let headers = dead_letter.headers().expect("dead-letter headers");
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|header| header.key == name)
+            .and_then(|header| header.value)
+            .map(|value| String::from_utf8_lossy(value).into_owned())
+    };
+    assert!(header("dlq.error").is_some_and(|error| error.contains("not an event envelope")));
+    assert_eq!(
+        header("dlq.source.topic"),
+        Some(platform.topic("account.events"))
+    );
+    assert_eq!(header("dlq.group"), Some(platform.topic("projector")));
+    assert!(header("dlq.source.offset").is_some());
+}

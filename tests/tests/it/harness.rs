@@ -1,0 +1,379 @@
+//! Starting the platform's processes for a test, and waiting on what they do.
+
+use std::{
+    fs,
+    future::Future,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+use uuid::Uuid;
+
+/// Tests that stop Kafka take this lock exclusively; every other platform holds it
+/// shared, so an outage never surprises an unrelated test.
+static KAFKA_OUTAGE: LazyLock<Arc<RwLock<()>>> = LazyLock::new(|| Arc::new(RwLock::new(())));
+
+/// How long any eventual outcome may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Where cargo put the binaries this test binary was built with.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --workspace --bins`, which \
+         scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Connection settings of the running stack, from the same variables the services read.
+pub struct StackEnv {
+    pub database_url: String,
+    pub kafka_brokers: String,
+}
+
+pub fn stack_env() -> StackEnv {
+    StackEnv {
+        database_url: std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://anime:anime@127.0.0.1:55432/anime".to_owned()),
+        kafka_brokers: std::env::var("KAFKA_BROKERS")
+            .unwrap_or_else(|_| "127.0.0.1:59092".to_owned()),
+    }
+}
+
+/// Runs `scripts/stack <args>` and panics if it fails.
+pub fn stack_script(args: &[&str]) {
+    let status = Command::new(repo_root().join("scripts/stack"))
+        .args(args)
+        .status()
+        .expect("running scripts/stack");
+    assert!(status.success(), "scripts/stack {args:?} failed");
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding an ephemeral port")
+        .port()
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `DEADLINE`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A child process that is killed when dropped. Its output goes to a log file.
+pub struct Process {
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &str, env: &[(String, String)], log_path: PathBuf) -> Self {
+        let log = fs::File::create(&log_path).expect("creating a log file");
+        let child = Command::new(binary(name))
+            .envs(env.iter().map(|(key, value)| (key, value)))
+            .stdout(log.try_clone().expect("cloning a file handle"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {name}: {error}"));
+        Self { child, log_path }
+    }
+
+    /// SIGKILL: no drain, no commit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for the process to exit on its own.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("waiting for a child")
+    }
+
+    /// The log written so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+enum KafkaLease {
+    Shared(#[expect(dead_code, reason = "held for its lifetime")] OwnedRwLockReadGuard<()>),
+    Exclusive(#[expect(dead_code, reason = "held for its lifetime")] OwnedRwLockWriteGuard<()>),
+}
+
+/// The three services of the platform, started for one test with a fresh database
+/// and a fresh topic prefix.
+pub struct Platform {
+    pub command_api: Process,
+    pub consumers: Process,
+    pub query_api: Process,
+    pub command_url: String,
+    pub query_url: String,
+    pub consumers_url: String,
+    pub topic_prefix: String,
+    pub db: PgPool,
+    pub http: reqwest::Client,
+    env: Vec<(String, String)>,
+    log_dir: PathBuf,
+    consumers_starts: u32,
+    _kafka: KafkaLease,
+}
+
+impl Platform {
+    /// Starts the platform; shares Kafka with other tests.
+    pub async fn start(test: &str) -> Self {
+        let lease = KafkaLease::Shared(KAFKA_OUTAGE.clone().read_owned().await);
+        Self::start_with_lease(test, lease).await
+    }
+
+    /// Starts the platform for a test that will stop and start Kafka.
+    pub async fn start_exclusive(test: &str) -> Self {
+        let lease = KafkaLease::Exclusive(KAFKA_OUTAGE.clone().write_owned().await);
+        Self::start_with_lease(test, lease).await
+    }
+
+    async fn start_with_lease(test: &str, lease: KafkaLease) -> Self {
+        let stack = stack_env();
+        let id = Uuid::now_v7().simple().to_string();
+        let database = format!("e2e_{id}");
+        let mut admin = PgConnection::connect(&stack.database_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("the stack's PostgreSQL is not reachable ({error}); run scripts/stack up")
+            });
+        sqlx::query(&format!("CREATE DATABASE \"{database}\""))
+            .execute(&mut admin)
+            .await
+            .expect("creating the test database");
+        let (base, _) = stack
+            .database_url
+            .rsplit_once('/')
+            .expect("database URL has a path");
+        let database_url = format!("{base}/{database}");
+
+        let topic_prefix = format!("e2e-{id}.");
+        let command_port = free_port();
+        let query_port = free_port();
+        let consumers_port = free_port();
+        let env: Vec<(String, String)> = [
+            ("DATABASE_URL", database_url.clone()),
+            ("KAFKA_BROKERS", stack.kafka_brokers.clone()),
+            ("KAFKA_TOPIC_PREFIX", topic_prefix.clone()),
+            ("KAFKA_TOPIC_PARTITIONS", "3".to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("LOG_LEVEL", "info".to_owned()),
+            ("COMMAND_API_LISTEN", format!("127.0.0.1:{command_port}")),
+            ("QUERY_API_LISTEN", format!("127.0.0.1:{query_port}")),
+            ("CONSUMERS_LISTEN", format!("127.0.0.1:{consumers_port}")),
+            ("CONSUMER_RETRY_BASE_MS", "50".to_owned()),
+            ("OUTBOX_DELIVERY_TIMEOUT_MS", "5000".to_owned()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+
+        let log_dir = repo_root()
+            .join("target/e2e-logs")
+            .join(format!("{test}-{id}"));
+        fs::create_dir_all(&log_dir).expect("creating the log folder");
+        let command_api = Process::spawn("command-api", &env, log_dir.join("command-api.log"));
+        let query_api = Process::spawn("query-api", &env, log_dir.join("query-api.log"));
+        let consumers = Process::spawn("consumers", &env, log_dir.join("consumers-1.log"));
+
+        let platform = Self {
+            command_api,
+            consumers,
+            query_api,
+            command_url: format!("http://127.0.0.1:{command_port}"),
+            query_url: format!("http://127.0.0.1:{query_port}"),
+            consumers_url: format!("http://127.0.0.1:{consumers_port}"),
+            topic_prefix,
+            db: PgPool::connect(&database_url)
+                .await
+                .expect("connecting to the test database"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+            env,
+            log_dir,
+            consumers_starts: 1,
+            _kafka: lease,
+        };
+        for url in [
+            &platform.command_url,
+            &platform.query_url,
+            &platform.consumers_url,
+        ] {
+            platform.wait_live(url).await;
+        }
+        platform
+    }
+
+    async fn wait_live(&self, base_url: &str) {
+        let url = format!("{base_url}/health/live");
+        eventually(&format!("{url} to answer"), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+    }
+
+    /// Kills the consumers with SIGKILL.
+    pub fn kill_consumers(&mut self) {
+        self.consumers.kill();
+    }
+
+    /// Starts a new consumers process with the same settings.
+    pub async fn restart_consumers(&mut self) {
+        self.consumers_starts += 1;
+        let log = self
+            .log_dir
+            .join(format!("consumers-{}.log", self.consumers_starts));
+        self.consumers = Process::spawn("consumers", &self.env, log);
+        let url = self.consumers_url.clone();
+        self.wait_live(&url).await;
+    }
+
+    /// The full name of a topic under this test's prefix.
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.topic_prefix)
+    }
+
+    /// `POST /v1/auth/register` with a JSON body.
+    pub async fn register(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/auth/register", self.command_url))
+            .json(body)
+            .send()
+            .await
+            .expect("command-api answers")
+    }
+
+    /// Registers a user that must succeed; returns its id.
+    pub async fn register_user(&self, username: &str) -> Uuid {
+        let response = self
+            .register(&json!({
+                "email": format!("{username}@example.org"),
+                "username": username,
+                "password": "a long enough passphrase",
+            }))
+            .await;
+        assert_eq!(response.status(), 201, "registering {username}");
+        let body: Value = response.json().await.expect("JSON body");
+        body["user_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("user_id in the answer")
+    }
+
+    /// `GET /v1/users/{id}` on the query API.
+    pub async fn profile(&self, user_id: Uuid) -> reqwest::Response {
+        self.http
+            .get(format!("{}/v1/users/{user_id}", self.query_url))
+            .send()
+            .await
+            .expect("query-api answers")
+    }
+
+    /// Waits until the profile is readable and returns it.
+    pub async fn wait_profile(&self, user_id: Uuid) -> Value {
+        eventually(&format!("the profile of {user_id}"), || async {
+            let response = self.profile(user_id).await;
+            if response.status() != 200 {
+                return None;
+            }
+            response.json().await.ok()
+        })
+        .await
+    }
+
+    fn database_name(&self) -> Option<String> {
+        let url = &self.env.iter().find(|(key, _)| key == "DATABASE_URL")?.1;
+        url.rsplit_once('/').map(|(_, name)| name.to_owned())
+    }
+
+    /// Counts rows of a table in the test database.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.db)
+            .await
+            .expect("counting rows")
+    }
+}
+
+impl Drop for Platform {
+    /// Stops the processes and drops the test database, so repeated runs leave
+    /// nothing behind.
+    fn drop(&mut self) {
+        self.command_api.kill();
+        self.consumers.kill();
+        self.query_api.kill();
+        let Some(database) = self.database_name() else {
+            return;
+        };
+        let admin_url = stack_env().database_url;
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::query(&format!(
+                    "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                ))
+                .execute(&mut admin)
+                .await
+                .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}

@@ -1,0 +1,11 @@
+//! The end-to-end suite. It starts the real binaries (command-api, consumers,
+//! query-api) against the real local stack (`scripts/stack up`), each test with its own
+//! database and its own topic prefix, and checks what a client observes.
+//!
+//! Run it with `scripts/test`, which starts the stack and builds the binaries first.
+
+mod compose;
+mod contracts;
+mod delivery;
+mod harness;
+mod registration;

@@ -1,0 +1,397 @@
+//! Registration: the first vertical slice through command-api, the outbox, Kafka, the
+//! projector and query-api; and the errors a client gets for bad input.
+
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::harness::Platform;
+
+async fn problem_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "status {status} is a problem document"
+    );
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(
+        body["status"], status,
+        "problem status matches the HTTP status"
+    );
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_user_becomes_readable_on_the_query_api() {
+    let platform = Platform::start("registered_user_readable").await;
+
+    let response = platform
+        .register(&json!({"email": "Hikari@Example.org", "username": "hikari", "password": "a long passphrase"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    assert!(response.headers().contains_key("x-request-id"));
+    let created: Value = response.json().await.expect("JSON");
+    assert_eq!(created["username"], "hikari");
+    assert_eq!(created["version"], 1);
+    let user_id: Uuid = created["user_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("a UUID");
+
+    // Read-your-writes: the query API waits for the version the command returned.
+    let response = platform
+        .http
+        .get(format!(
+            "{}/v1/users/{user_id}?min_version=1",
+            platform.query_url
+        ))
+        .send()
+        .await
+        .expect("query-api answers");
+    assert_eq!(response.status(), 200);
+    let profile: Value = response.json().await.expect("JSON");
+    assert_eq!(profile["id"], user_id.to_string());
+    assert_eq!(profile["username"], "hikari");
+    assert_eq!(profile["role"], "user");
+    assert_eq!(profile["version"], 1);
+    assert!(
+        !profile.to_string().to_lowercase().contains("example.org"),
+        "no email in a profile"
+    );
+
+    // The event was published once and carries no email either.
+    let envelope: String = sqlx::query_scalar("SELECT envelope::text FROM write.outbox")
+        .fetch_one(&platform.db)
+        .await
+        .expect("one outbox row");
+    assert!(
+        !envelope.to_lowercase().contains("example.org"),
+        "no email in events"
+    );
+    let envelope: Value = serde_json::from_str(&envelope).expect("JSON envelope");
+    assert_eq!(envelope["event_type"], "user.registered");
+    assert_eq!(envelope["aggregate_id"], user_id.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_email_or_username_is_a_conflict_and_writes_nothing() {
+    let platform = Platform::start("duplicate_registration").await;
+    platform.register_user("sakura").await;
+
+    let same_email = platform
+        .register(&json!({"email": " SAKURA@example.org", "username": "other", "password": "a long passphrase"}))
+        .await;
+    let (status, problem) = problem_of(same_email).await;
+    assert_eq!(status, 409);
+    assert_eq!(problem["type"], "urn:anidex:problem:email-taken");
+
+    let same_username = platform
+        .register(&json!({"email": "other@example.org", "username": "Sakura", "password": "a long passphrase"}))
+        .await;
+    let (status, problem) = problem_of(same_username).await;
+    assert_eq!(status, 409);
+    assert_eq!(problem["type"], "urn:anidex:problem:username-taken");
+
+    assert_eq!(platform.count("write.users").await, 1);
+    assert_eq!(platform.count("write.outbox").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_problem_documents_and_write_nothing() {
+    let platform = Platform::start("bad_bodies").await;
+    let url = format!("{}/v1/auth/register", platform.command_url);
+    let valid =
+        json!({"email": "a@example.org", "username": "valid", "password": "a long passphrase"});
+    let mut with_extra = valid.clone();
+    with_extra["is_admin"] = json!(true);
+
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            "application/json",
+            b"{\"email\": ".to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "empty body",
+            "application/json",
+            Vec::new(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "not an object",
+            "application/json",
+            b"[1, 2]".to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "unknown field",
+            "application/json",
+            with_extra.to_string().into_bytes(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "wrong type",
+            "application/json",
+            json!({"email": 5, "username": "x", "password": "y"})
+                .to_string()
+                .into_bytes(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "missing field",
+            "application/json",
+            json!({"email": "a@example.org"}).to_string().into_bytes(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "not JSON media type",
+            "text/plain",
+            valid.to_string().into_bytes(),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            "oversized body",
+            "application/json",
+            json!({"email": "a@example.org", "username": "big", "password": "x".repeat(200_000)})
+                .to_string()
+                .into_bytes(),
+            413,
+            "body-too-large",
+        ),
+        (
+            "rules broken",
+            "application/json",
+            json!({"email": "not-an-email", "username": "-", "password": "short"})
+                .to_string()
+                .into_bytes(),
+            422,
+            "validation",
+        ),
+        (
+            "password too long",
+            "application/json",
+            json!({"email": "a@example.org", "username": "longpw", "password": "p".repeat(257)})
+                .to_string()
+                .into_bytes(),
+            422,
+            "validation",
+        ),
+    ];
+
+    for (name, content_type, body, expected_status, expected_type) in cases {
+        let response = platform
+            .http
+            .post(&url)
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("command-api answers");
+        assert_eq!(response.status().as_u16(), expected_status, "{name}");
+        let (_, problem) = problem_of(response).await;
+        assert_eq!(
+            problem["type"],
+            format!("urn:anidex:problem:{expected_type}"),
+            "{name}"
+        );
+        assert!(problem["title"].is_string(), "{name}");
+    }
+
+    let (_, problem) = problem_of(
+        platform
+            .register(&json!({"email": "nope", "username": "-", "password": "short"}))
+            .await,
+    )
+    .await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["email", "username", "password"]);
+
+    assert_eq!(
+        platform.count("write.users").await,
+        0,
+        "a rejected command writes no row"
+    );
+    assert_eq!(
+        platform.count("write.outbox").await,
+        0,
+        "a rejected command writes no event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_methods_and_parameters_are_problems() {
+    let platform = Platform::start("unknown_routes").await;
+    let user_id = platform.register_user("kaede").await;
+    platform.wait_profile(user_id).await;
+
+    let checks = [
+        (
+            format!("{}/v1/nowhere", platform.command_url),
+            404,
+            "not-found",
+        ),
+        (
+            format!("{}/v1/auth/register", platform.command_url),
+            405,
+            "method-not-allowed",
+        ),
+        (
+            format!("{}/v1/users/not-a-uuid", platform.query_url),
+            400,
+            "invalid-parameter",
+        ),
+        (
+            format!("{}/v1/users/{}", platform.query_url, Uuid::now_v7()),
+            404,
+            "not-found",
+        ),
+        (
+            format!("{}/v1/users/{user_id}?min_version=abc", platform.query_url),
+            400,
+            "invalid-parameter",
+        ),
+        (
+            format!("{}/v1/users/{user_id}?min_version=-1", platform.query_url),
+            400,
+            "invalid-parameter",
+        ),
+        (
+            format!("{}/v1/users/{user_id}?min_version=7", platform.query_url),
+            503,
+            "projection-lagging",
+        ),
+    ];
+    for (url, expected_status, expected_type) in checks {
+        let response = platform.http.get(&url).send().await.expect("an answer");
+        let retry_after = response.headers().get("retry-after").is_some();
+        let (status, problem) = problem_of(response).await;
+        assert_eq!(status, expected_status, "{url}");
+        assert_eq!(
+            problem["type"],
+            format!("urn:anidex:problem:{expected_type}"),
+            "{url}"
+        );
+        if status == 503 {
+            assert!(retry_after, "503 carries Retry-After");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_docs_are_served() {
+    let platform = Platform::start("health_metrics_docs").await;
+    platform.register_user("mio").await;
+
+    for base in [
+        &platform.command_url,
+        &platform.query_url,
+        &platform.consumers_url,
+    ] {
+        for path in ["/health/live", "/health/ready"] {
+            let response = platform
+                .http
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("answer");
+            assert_eq!(response.status(), 200, "{base}{path}");
+        }
+    }
+
+    let metrics = platform
+        .http
+        .get(format!("{}/metrics", platform.command_url))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("http_request_duration_seconds_bucket"),
+        "latency histogram"
+    );
+    crate::harness::eventually("outbox_backlog to be reported", || async {
+        let text = platform
+            .http
+            .get(format!("{}/metrics", platform.command_url))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("outbox_backlog").then_some(())
+    })
+    .await;
+    crate::harness::eventually("consumer lag to be reported", || async {
+        let text = platform
+            .http
+            .get(format!("{}/metrics", platform.consumers_url))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("kafka_consumer_lag").then_some(())
+    })
+    .await;
+
+    for base in [&platform.command_url, &platform.query_url] {
+        let page = platform
+            .http
+            .get(format!("{base}/docs/"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.expect("text");
+        assert!(html.contains("swagger-ui"), "the docs page is Swagger UI");
+        assert!(
+            !html.contains("https://"),
+            "the docs page loads nothing from the internet"
+        );
+        let bundle = platform
+            .http
+            .get(format!("{base}/docs/swagger-ui-bundle.js"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(bundle.status(), 200, "the UI's script is served locally");
+        let document: Value = platform
+            .http
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(
+            document["paths"]
+                .as_object()
+                .is_some_and(|paths| !paths.is_empty())
+        );
+    }
+}
