@@ -1,1 +1,4 @@
-//! End-to-end tests live in `tests/it`; this library is empty on purpose.
+//! Drives the platform's real processes against the real local stack: the harness
+//! shared by the end-to-end suite (`tests/it`) and the benchmarks (`src/bin`).
+
+pub mod harness;

@@ -4,7 +4,7 @@
 
 use serde_yaml::Value;
 
-use crate::harness::repo_root;
+use e2e::harness::repo_root;
 
 #[test]
 fn compose_file_declares_the_whole_topology() {

@@ -4,7 +4,7 @@
 
 use std::{fs, process::Command};
 
-use crate::harness::{binary, repo_root};
+use e2e::harness::{binary, repo_root};
 
 fn check_openapi_snapshot(service: &str) {
     let output = Command::new(binary(service))

@@ -12,7 +12,7 @@ use rdkafka::{
 };
 use uuid::Uuid;
 
-use crate::harness::{Platform, eventually, stack_env, stack_script};
+use e2e::harness::{Platform, eventually, stack_env, stack_script};
 
 async fn profiles_count(platform: &Platform) -> i64 {
     platform.count("read.user_profiles").await
@@ -140,7 +140,7 @@ async fn a_poison_record_goes_to_the_dead_letter_topic_and_the_group_moves_on() 
     consumer
         .subscribe(&[&platform.topic("projector.dlq")])
         .expect("subscribing");
-    let dead_letter = tokio::time::timeout(crate::harness::DEADLINE, async {
+    let dead_letter = tokio::time::timeout(e2e::harness::DEADLINE, async {
         loop {
             let message = consumer
                 .recv()

@@ -7,5 +7,4 @@
 mod compose;
 mod contracts;
 mod delivery;
-mod harness;
 mod registration;

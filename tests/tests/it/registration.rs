@@ -5,7 +5,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::Platform;
+use e2e::harness::Platform;
 
 async fn problem_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -331,7 +331,7 @@ async fn health_metrics_and_docs_are_served() {
         metrics.contains("http_request_duration_seconds_bucket"),
         "latency histogram"
     );
-    crate::harness::eventually("outbox_backlog to be reported", || async {
+    e2e::harness::eventually("outbox_backlog to be reported", || async {
         let text = platform
             .http
             .get(format!("{}/metrics", platform.command_url))
@@ -344,7 +344,7 @@ async fn health_metrics_and_docs_are_served() {
         text.contains("outbox_backlog").then_some(())
     })
     .await;
-    crate::harness::eventually("consumer lag to be reported", || async {
+    e2e::harness::eventually("consumer lag to be reported", || async {
         let text = platform
             .http
             .get(format!("{}/metrics", platform.consumers_url))

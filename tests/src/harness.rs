@@ -41,7 +41,7 @@ pub fn binary(name: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: build the binaries first (`cargo build --workspace --bins`, which \
-         scripts/test does)",
+         scripts/test does; add --release for benchmarks)",
         path.display()
     );
     path
@@ -168,17 +168,22 @@ pub struct Platform {
 impl Platform {
     /// Starts the platform; shares Kafka with other tests.
     pub async fn start(test: &str) -> Self {
+        Self::start_with_env(test, &[]).await
+    }
+
+    /// Starts the platform with extra environment variables for every service.
+    pub async fn start_with_env(test: &str, extra_env: &[(&str, &str)]) -> Self {
         let lease = KafkaLease::Shared(KAFKA_OUTAGE.clone().read_owned().await);
-        Self::start_with_lease(test, lease).await
+        Self::start_with_lease(test, lease, extra_env).await
     }
 
     /// Starts the platform for a test that will stop and start Kafka.
     pub async fn start_exclusive(test: &str) -> Self {
         let lease = KafkaLease::Exclusive(KAFKA_OUTAGE.clone().write_owned().await);
-        Self::start_with_lease(test, lease).await
+        Self::start_with_lease(test, lease, &[]).await
     }
 
-    async fn start_with_lease(test: &str, lease: KafkaLease) -> Self {
+    async fn start_with_lease(test: &str, lease: KafkaLease, extra_env: &[(&str, &str)]) -> Self {
         let stack = stack_env();
         let id = Uuid::now_v7().simple().to_string();
         let database = format!("e2e_{id}");
@@ -215,6 +220,11 @@ impl Platform {
             ("OUTBOX_DELIVERY_TIMEOUT_MS", "5000".to_owned()),
         ]
         .into_iter()
+        .chain(
+            extra_env
+                .iter()
+                .map(|(key, value)| (*key, (*value).to_owned())),
+        )
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
 
@@ -279,6 +289,20 @@ impl Platform {
         self.consumers = Process::spawn("consumers", &self.env, log);
         let url = self.consumers_url.clone();
         self.wait_live(&url).await;
+    }
+
+    /// Starts one more process of `service` with this platform's settings plus
+    /// `extra_env` (which wins), e.g. a second command-api instance.
+    pub fn spawn_service(&self, service: &str, extra_env: &[(&str, &str)]) -> Process {
+        let mut env = self.env.clone();
+        for (key, value) in extra_env {
+            env.retain(|(existing, _)| existing != key);
+            env.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        let log = self
+            .log_dir
+            .join(format!("{service}-extra-{}.log", Uuid::now_v7().simple()));
+        Process::spawn(service, &env, log)
     }
 
     /// The full name of a topic under this test's prefix.
