@@ -3,7 +3,7 @@
 
 use schemars::{Schema, schema_for};
 
-use crate::{DomainEvent, Envelope, accounts, topics};
+use crate::{DomainEvent, Envelope, accounts, releases, topics};
 
 /// One event type as published.
 pub struct EventType {
@@ -31,7 +31,13 @@ const fn entry<P: DomainEvent>(topic: &'static str) -> EventType {
 }
 
 /// Every event type the platform publishes.
-pub const EVENT_TYPES: &[EventType] = &[entry::<accounts::UserRegistered>(topics::ACCOUNT_EVENTS)];
+pub const EVENT_TYPES: &[EventType] = &[
+    entry::<accounts::UserRegistered>(topics::ACCOUNT_EVENTS),
+    entry::<releases::ReleaseUpserted>(topics::CATALOG_EVENTS),
+    entry::<releases::ReleaseDeleted>(topics::CATALOG_EVENTS),
+    entry::<releases::ReleaseSourcesUpserted>(topics::CATALOG_EVENTS),
+    entry::<releases::ReleaseSourcesRemoved>(topics::CATALOG_EVENTS),
+];
 
 impl EventType {
     /// The file name of its JSON Schema under `schemas/json/`.

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod envelope;
 pub mod record;
+pub mod releases;
 pub mod topics;
 
 pub use envelope::{Actor, DomainEvent, Envelope, EventMeta, RawEnvelope};
