@@ -218,7 +218,9 @@ async fn main() -> anyhow::Result<()> {
         "fake-kodik serving {} titles, {} materials, {episodes} episodes (scenario {})",
         store.works.len(),
         store.materials.len(),
-        cli.scenario.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
+        cli.scenario
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_owned())
     );
 
     let state = Arc::new(AppState {
