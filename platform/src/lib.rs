@@ -3,6 +3,7 @@
 //! HTTP surface reports errors, health and metrics. Domain code lives in the services.
 
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod http;
 pub mod kafka;

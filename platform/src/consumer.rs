@@ -1,0 +1,363 @@
+//! The consumer-group runtime every consumer group of the platform runs on.
+//!
+//! Guarantees, whatever the group:
+//! - **At least once.** Auto-commit is on but only for offsets the runtime stored, and
+//!   an offset is stored only after the handler's effect is durable (or the record
+//!   was parked in the dead-letter topic). A crash re-delivers what was in flight,
+//!   so every handler must be idempotent.
+//! - **Order per partition.** Records are handled one at a time, in offset order.
+//! - **Bounded retries.** A [`HandlerError::Failed`] record is retried with
+//!   exponential backoff and jitter, then copied to the group's dead-letter topic
+//!   with the error in headers, and the group moves on. A [`HandlerError::Poison`]
+//!   record goes there at once. A [`HandlerError::Unavailable`] dependency is waited
+//!   for without limit: an outage must not empty a topic into the dead-letter topic.
+//! - **Clean hand-over.** Stored offsets are committed synchronously when partitions
+//!   are revoked in a rebalance and when the process shuts down. Because records are
+//!   handled one at a time, nothing is in flight when either happens.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use crate::{config::KafkaArgs, kafka, shutdown::Shutdown};
+use rand::Rng as _;
+use rdkafka::{
+    ClientContext, Message as _, Statistics, TopicPartitionList,
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    message::{BorrowedMessage, Header, Headers as _, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use schemas::record;
+
+/// A record as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Source topic.
+    pub topic: String,
+    /// Source partition.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+    /// The key, usually an aggregate id.
+    pub key: Option<Vec<u8>>,
+    /// The value, usually a JSON envelope.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Why a handler could not apply a record.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The record can never be applied (not JSON, unknown schema version, ...).
+    #[error("unprocessable record: {0}")]
+    Poison(String),
+    /// Applying failed in a way a retry may fix.
+    #[error("processing failed: {0}")]
+    Failed(String),
+    /// A dependency (the database, the search engine) is down; wait for it.
+    #[error("dependency unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What one consumer group does with each record.
+pub trait Handler: Send + Sync + 'static {
+    /// Applies one record. Must be idempotent: the same record can arrive again.
+    fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// How a group retries.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetryArgs {
+    /// Attempts for a failing record before it goes to the dead-letter topic.
+    #[arg(long, env = "CONSUMER_MAX_ATTEMPTS", default_value_t = 5)]
+    pub consumer_max_attempts: u32,
+
+    /// First retry delay; doubles on each attempt, up to ten seconds.
+    #[arg(long, env = "CONSUMER_RETRY_BASE_MS", default_value_t = 200)]
+    pub consumer_retry_base_ms: u64,
+}
+
+/// One group's wiring.
+pub struct GroupSpec {
+    /// Group name without prefix, e.g. `projector`.
+    pub name: &'static str,
+    /// Full topic names to subscribe to.
+    pub topics: Vec<String>,
+}
+
+/// Commits stored offsets before partitions are taken away, and reports lag.
+struct GroupContext {
+    group: String,
+}
+
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, topic_stats) in statistics.topics {
+            for (partition, partition_stats) in topic_stats.partitions {
+                if partition < 0 || partition_stats.consumer_lag < 0 {
+                    continue;
+                }
+                metrics::gauge!(
+                    "kafka_consumer_lag",
+                    "group" => self.group.clone(),
+                    "topic" => topic.clone(),
+                    "partition" => partition.to_string()
+                )
+                .set(partition_stats.consumer_lag as f64);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(partitions) => {
+                let result = consumer.commit_consumer_state(CommitMode::Sync);
+                // "No offset" just means nothing was stored since the last commit.
+                if let Err(error) = result
+                    && !error.to_string().contains("No offset")
+                {
+                    tracing::warn!(kafka.group = %self.group, error = %error, "commit before revocation failed");
+                }
+                tracing::info!(kafka.group = %self.group, partitions = partitions.count(), "partitions revoked");
+            }
+            Rebalance::Assign(partitions) => {
+                tracing::info!(kafka.group = %self.group, partitions = partitions.count(), "partitions assigned");
+            }
+            Rebalance::Error(error) => {
+                tracing::warn!(kafka.group = %self.group, error = %error, "rebalance error");
+            }
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &TopicPartitionList,
+    ) {
+        if let Err(error) = result
+            && !error.to_string().contains("No offset")
+        {
+            tracing::warn!(kafka.group = %self.group, error = %error, "offset commit failed");
+        }
+    }
+}
+
+/// Runs one consumer group until `shutdown` fires.
+pub async fn run_group<H: Handler>(
+    kafka_args: KafkaArgs,
+    retry: RetryArgs,
+    spec: GroupSpec,
+    handler: Arc<H>,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let group = kafka_args.name(spec.name);
+    let dead_letter_topic = kafka_args.name(&schemas::topics::dead_letter(spec.name));
+
+    let mut topics = spec.topics.clone();
+    topics.push(dead_letter_topic.clone());
+    if !kafka::ensure_topics_patiently(&kafka_args, &topics, &shutdown).await {
+        return Ok(());
+    }
+
+    let consumer: StreamConsumer<GroupContext> = kafka::client_config(&kafka_args)
+        .set("group.id", &group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("statistics.interval.ms", "5000")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .create_with_context(GroupContext {
+            group: group.clone(),
+        })?;
+    let subscribed: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&subscribed)?;
+    let dead_letters = kafka::idempotent_producer(&kafka_args, Duration::from_secs(30))?;
+    tracing::info!(kafka.group = %group, kafka.topics = ?spec.topics, "consumer group started");
+
+    let worker = Worker {
+        group: &group,
+        dead_letter_topic: &dead_letter_topic,
+        retry: &retry,
+        dead_letters: &dead_letters,
+    };
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.requested() => break,
+            message = consumer.recv() => message,
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(kafka.group = %group, error = %error, "kafka receive error");
+                continue;
+            }
+        };
+        if !worker
+            .process(&message, handler.as_ref(), &mut shutdown)
+            .await
+        {
+            break;
+        }
+        consumer.store_offset_from_message(&message)?;
+    }
+
+    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync)
+        && !error.to_string().contains("No offset")
+    {
+        tracing::warn!(kafka.group = %group, error = %error, "final offset commit failed");
+    }
+    consumer.unsubscribe();
+    tracing::info!(kafka.group = %group, "consumer group stopped");
+    Ok(())
+}
+
+struct Worker<'a> {
+    group: &'a str,
+    dead_letter_topic: &'a str,
+    retry: &'a RetryArgs,
+    dead_letters: &'a FutureProducer,
+}
+
+impl Worker<'_> {
+    /// Applies one message (or parks it in the dead-letter topic). Returns false when
+    /// shutdown interrupted it before its effect was durable, so its offset must not
+    /// be stored.
+    async fn process<H: Handler>(
+        &self,
+        message: &BorrowedMessage<'_>,
+        handler: &H,
+        shutdown: &mut Shutdown,
+    ) -> bool {
+        let record = Record {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            value: message.payload().map(<[u8]>::to_vec),
+        };
+        let mut attempt: u32 = 0;
+        let mut unavailable_since_attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match handler.handle(&record).await {
+                Ok(()) => {
+                    metrics::counter!("consumer_records_total", "group" => self.group.to_owned(), "outcome" => "applied").increment(1);
+                    return true;
+                }
+                Err(error) => error,
+            };
+            let give_up = match &error {
+                HandlerError::Poison(_) => true,
+                HandlerError::Failed(_) => attempt >= self.retry.consumer_max_attempts,
+                HandlerError::Unavailable(_) => false,
+            };
+            if give_up {
+                return self.park(&record, message, &error, attempt, shutdown).await;
+            }
+            if matches!(error, HandlerError::Unavailable(_)) {
+                unavailable_since_attempt += 1;
+            }
+            let delay = self.backoff(attempt.max(unavailable_since_attempt));
+            tracing::warn!(
+                kafka.group = %self.group,
+                kafka.topic = %record.topic,
+                kafka.partition = record.partition,
+                kafka.offset = record.offset,
+                attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                error = %error,
+                "record not applied, retrying"
+            );
+            tokio::select! {
+                _ = shutdown.requested() => return false,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self
+            .retry
+            .consumer_retry_base_ms
+            .saturating_mul(1 << attempt.min(10));
+        let capped = base.min(10_000);
+        let jitter = rand::rng().random_range(0..=capped / 4);
+        Duration::from_millis(capped - capped / 8 + jitter)
+    }
+
+    /// Copies the record to the dead-letter topic, waiting until Kafka has it: a
+    /// record is never dropped. Returns false only if shutdown came first.
+    async fn park(
+        &self,
+        record: &Record,
+        message: &BorrowedMessage<'_>,
+        error: &HandlerError,
+        attempts: u32,
+        shutdown: &mut Shutdown,
+    ) -> bool {
+        let error_text = error.to_string();
+        tracing::warn!(
+            kafka.group = %self.group,
+            kafka.topic = %record.topic,
+            kafka.partition = record.partition,
+            kafka.offset = record.offset,
+            attempts,
+            error = %error_text,
+            "record sent to the dead-letter topic"
+        );
+        let mut headers = OwnedHeaders::new();
+        if let Some(source_headers) = message.headers() {
+            for header in source_headers.iter() {
+                headers = headers.insert(Header {
+                    key: header.key,
+                    value: header.value,
+                });
+            }
+        }
+        let partition = record.partition.to_string();
+        let offset = record.offset.to_string();
+        let attempts_text = attempts.to_string();
+        for (key, value) in [
+            (record::HEADER_DLQ_ERROR, error_text.as_str()),
+            (record::HEADER_DLQ_GROUP, self.group),
+            (record::HEADER_DLQ_TOPIC, record.topic.as_str()),
+            (record::HEADER_DLQ_PARTITION, partition.as_str()),
+            (record::HEADER_DLQ_OFFSET, offset.as_str()),
+            (record::HEADER_DLQ_ATTEMPTS, attempts_text.as_str()),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let mut dead_letter = FutureRecord::to(self.dead_letter_topic).headers(headers.clone());
+            if let Some(key) = record.key.as_deref() {
+                dead_letter = dead_letter.key(key);
+            }
+            if let Some(value) = record.value.as_deref() {
+                dead_letter = dead_letter.payload(value);
+            }
+            match self
+                .dead_letters
+                .send(dead_letter, Duration::from_secs(5))
+                .await
+            {
+                Ok(_) => {
+                    metrics::counter!("consumer_records_total", "group" => self.group.to_owned(), "outcome" => "dead_lettered").increment(1);
+                    return true;
+                }
+                Err((send_error, _)) => {
+                    tracing::error!(kafka.group = %self.group, error = %send_error, "cannot write to the dead-letter topic, retrying");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.requested() => return false,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+}
