@@ -29,10 +29,27 @@ pub async fn connect_and_migrate(
         .connect_lazy_with(options);
 
     wait_until_reachable(&pool, wait).await?;
-    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-        .execute(&pool)
+    // Processes of one side start together (consumers and query-api share the read
+    // schema), and concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide, so the
+    // whole preparation runs under a per-schema advisory lock on one connection.
+    let mut connection = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('anidex-migrate-' || $1))")
+        .bind(schema)
+        .execute(&mut *connection)
         .await?;
-    migrator.run(&pool).await?;
+    let prepared = async {
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut *connection)
+            .await?;
+        migrator.run(&mut *connection).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('anidex-migrate-' || $1))")
+        .bind(schema)
+        .execute(&mut *connection)
+        .await?;
+    prepared?;
     tracing::info!(db.schema = schema, "database migrated");
     Ok(pool)
 }

@@ -1,0 +1,433 @@
+//! Catalogue imports: requesting and cancelling them (admin commands over HTTP), and
+//! applying the catalogue commands the parser sends over Kafka, which merge upstream
+//! rows into releases. Only this side writes the catalogue.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use schemas::{
+    Actor, Envelope,
+    imports::{
+        CatalogCommand, CatalogCommandMessage, ImportCounters, ImportMode, ImportRequested,
+        ImportState, UpstreamMaterial,
+    },
+    releases::{ReleaseSourcesUpserted, ReleaseUpserted},
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::CommandContext;
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    domain::releases,
+    outbox,
+    store::{
+        catalog,
+        imports::{self, Import},
+    },
+};
+
+/// The only upstream so far.
+pub const SOURCE_KODIK: &str = "kodik";
+
+/// Upstream filters an import may pass on.
+pub const ALLOWED_FILTERS: &[&str] = &[
+    "types",
+    "year",
+    "translation_id",
+    "translation_type",
+    "camrip",
+    "lgbt",
+    "anime_kind",
+    "anime_status",
+    "genres",
+    "anime_genres",
+    "rating_mpaa",
+    "minimal_age",
+    "not_blocked_in",
+    "shikimori_rating",
+];
+
+/// `request_import`: an admin asks for an import.
+pub struct RequestImport {
+    /// Upstream name; only `kodik`.
+    pub source: String,
+    /// Full or incremental.
+    pub mode: ImportMode,
+    /// Upstream filters.
+    pub filters: BTreeMap<String, String>,
+}
+
+/// Why an import command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The source or a filter is not supported.
+    #[error("invalid import request: {0}")]
+    Invalid(String),
+    /// No import with this id.
+    #[error("no such import")]
+    NotFound,
+    /// The import already ended.
+    #[error("the import already ended")]
+    AlreadyFinished,
+    /// The database failed.
+    #[error("saving an import")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Creates a queued import and publishes `import.requested` for the parser.
+pub async fn request_import(
+    ctx: &CommandContext,
+    audit_context: &AuditContext,
+    request: RequestImport,
+) -> Result<Import, ImportError> {
+    if request.source != SOURCE_KODIK {
+        return Err(ImportError::Invalid(format!(
+            "unknown source {:?}; use \"kodik\"",
+            request.source
+        )));
+    }
+    if let Some(unknown) = request
+        .filters
+        .keys()
+        .find(|key| !ALLOWED_FILTERS.contains(&key.as_str()))
+    {
+        return Err(ImportError::Invalid(format!("unknown filter {unknown:?}")));
+    }
+
+    let mut tx = ctx.pool.begin().await?;
+    let since = match request.mode {
+        ImportMode::Full => None,
+        ImportMode::Incremental => imports::last_checkpoint(&mut tx, &request.source).await?,
+    };
+    let import = Import {
+        id: Uuid::now_v7(),
+        version: 1,
+        source: request.source.clone(),
+        mode: request.mode,
+        state: ImportState::Queued,
+        filters: serde_json::to_value(&request.filters).unwrap_or_default(),
+        since,
+        counters: ImportCounters::default(),
+        failures: Vec::new(),
+        error: None,
+        checkpoint: None,
+        requested_by: audit_context.actor.map(|principal| principal.user_id),
+        requested_at: Utc::now(),
+        started_at: None,
+        finished_at: None,
+    };
+    imports::insert(&mut tx, &import).await?;
+    let actor = actor_of(audit_context);
+    let requested = Envelope::new(
+        import.id.to_string(),
+        1,
+        audit_context.request_id.clone(),
+        actor.clone(),
+        ImportRequested {
+            import_id: import.id,
+            source: request.source,
+            mode: request.mode,
+            filters: request.filters,
+            since,
+        },
+    );
+    outbox::append(&mut tx, &ctx.topics.import_events, &requested).await?;
+    publish_import(&mut tx, ctx, &import, &audit_context.request_id, actor).await?;
+    audit::record(
+        &mut tx,
+        &ctx.topics.audit_events,
+        audit_context,
+        AuditEntry {
+            action: "import.request",
+            target: format!("import:{}", import.id),
+            details: serde_json::json!({"mode": import.mode, "filters": import.filters}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(import.id = %import.id, "import requested");
+    Ok(import)
+}
+
+/// Marks a running or queued import cancelled; the parser stops at its next page.
+pub async fn cancel_import(
+    ctx: &CommandContext,
+    audit_context: &AuditContext,
+    import_id: Uuid,
+) -> Result<Import, ImportError> {
+    let mut tx = ctx.pool.begin().await?;
+    let mut import = imports::lock(&mut tx, import_id)
+        .await?
+        .ok_or(ImportError::NotFound)?;
+    if import.state.is_final() {
+        return Err(ImportError::AlreadyFinished);
+    }
+    import.state = ImportState::Cancelled;
+    import.finished_at = Some(Utc::now());
+    import.version += 1;
+    imports::save(&mut tx, &import).await?;
+    publish_import(
+        &mut tx,
+        ctx,
+        &import,
+        &audit_context.request_id,
+        actor_of(audit_context),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &ctx.topics.audit_events,
+        audit_context,
+        AuditEntry {
+            action: "import.cancel",
+            target: format!("import:{import_id}"),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(import.id = %import_id, "import cancelled");
+    Ok(import)
+}
+
+fn actor_of(context: &AuditContext) -> Actor {
+    match context.actor {
+        Some(principal) => Actor::User {
+            id: principal.user_id,
+        },
+        None => Actor::System {
+            name: "command-api".to_owned(),
+        },
+    }
+}
+
+fn parser_actor() -> Actor {
+    Actor::System {
+        name: "parser".to_owned(),
+    }
+}
+
+async fn publish_import(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+    import: &Import,
+    correlation_id: &str,
+    actor: Actor,
+) -> Result<(), sqlx::Error> {
+    let event = Envelope::new(
+        import.id.to_string(),
+        import.version,
+        correlation_id.to_owned(),
+        actor,
+        import.snapshot(),
+    );
+    outbox::append(tx, &ctx.topics.import_events, &event).await
+}
+
+/// Why a catalogue command could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The command names an import that does not exist.
+    #[error("unknown import {0}")]
+    UnknownImport(Uuid),
+    /// The database failed.
+    #[error("applying a catalogue command")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Applies one catalogue command, exactly once per `command_id`.
+pub async fn apply(ctx: &CommandContext, message: CatalogCommandMessage) -> Result<(), ApplyError> {
+    let mut tx = ctx.pool.begin().await?;
+    if !catalog::claim_command(&mut tx, message.command_id).await? {
+        tracing::debug!(command.id = %message.command_id, "catalogue command already applied");
+        return Ok(());
+    }
+    let correlation_id = message.correlation_id;
+    match message.command {
+        CatalogCommand::StartImport { import_id } => {
+            let mut import = lock_import(&mut tx, import_id).await?;
+            if import.state == ImportState::Queued {
+                import.state = ImportState::Running;
+                import.started_at = Some(Utc::now());
+                import.version += 1;
+                imports::save(&mut tx, &import).await?;
+                publish_import(&mut tx, ctx, &import, &correlation_id, parser_actor()).await?;
+                tracing::info!(import.id = %import_id, "import started");
+            }
+        }
+        CatalogCommand::ImportPage {
+            import_id,
+            page: _,
+            materials,
+            failures,
+        } => {
+            let mut import = lock_import(&mut tx, import_id).await?;
+            if !import.state.is_final() {
+                import.counters.pages += 1;
+                import.record_failures(&failures);
+                merge_materials(
+                    &mut tx,
+                    ctx,
+                    &correlation_id,
+                    &materials,
+                    &mut import.counters,
+                )
+                .await?;
+                import.version += 1;
+                imports::save(&mut tx, &import).await?;
+                publish_import(&mut tx, ctx, &import, &correlation_id, parser_actor()).await?;
+            }
+        }
+        CatalogCommand::FinishImport {
+            import_id,
+            state,
+            error,
+            checkpoint,
+        } => {
+            let mut import = lock_import(&mut tx, import_id).await?;
+            if !import.state.is_final() {
+                import.state = state;
+                import.error = error;
+                import.checkpoint = checkpoint;
+                import.finished_at = Some(Utc::now());
+                import.version += 1;
+                imports::save(&mut tx, &import).await?;
+                publish_import(&mut tx, ctx, &import, &correlation_id, parser_actor()).await?;
+                tracing::info!(
+                    import.id = %import_id,
+                    import.state = ?import.state,
+                    import.materials = import.counters.materials,
+                    import.failures = import.counters.failures,
+                    "import finished"
+                );
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn lock_import(tx: &mut PgConnection, import_id: Uuid) -> Result<Import, ApplyError> {
+    imports::lock(tx, import_id)
+        .await?
+        .ok_or(ApplyError::UnknownImport(import_id))
+}
+
+/// Merges a page of upstream rows: each row joins (or creates) its release, then every
+/// touched release is recomputed from all its rows and published if it changed.
+async fn merge_materials(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+    correlation_id: &str,
+    materials: &[UpstreamMaterial],
+    counters: &mut ImportCounters,
+) -> Result<(), sqlx::Error> {
+    let mut touched: BTreeSet<Uuid> = BTreeSet::new();
+    for material in materials {
+        counters.materials += 1;
+        counters.episodes += material.episodes.len() as i64;
+        counters.sources += material.episodes.len() as i64;
+
+        let content =
+            serde_json::to_value(material).map_err(|error| sqlx::Error::Encode(error.into()))?;
+        let stored = catalog::material(tx, &material.material_id).await?;
+        let release_id = match &stored {
+            Some(stored) if stored.content == content => {
+                counters.releases_unchanged += 1;
+                continue;
+            }
+            Some(stored) => stored.release_id,
+            None => match catalog::find_release_for(tx, &material.external_ids).await? {
+                Some(release_id) => release_id,
+                None => {
+                    let release_id = Uuid::now_v7();
+                    catalog::create_release(tx, release_id).await?;
+                    release_id
+                }
+            },
+        };
+        catalog::claim_external_ids(tx, release_id, &material.external_ids).await?;
+        catalog::save_material(tx, release_id, material, &content).await?;
+        touched.insert(release_id);
+    }
+
+    for release_id in touched {
+        match publish_release(tx, ctx, correlation_id, release_id).await? {
+            ReleaseChange::Created => counters.releases_created += 1,
+            ReleaseChange::Updated => counters.releases_updated += 1,
+            ReleaseChange::Unchanged => counters.releases_unchanged += 1,
+        }
+    }
+    Ok(())
+}
+
+enum ReleaseChange {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Recomputes a release from its rows and publishes what changed: `release.upserted`
+/// and one `release.sources_upserted` per changed translation, each a new version.
+async fn publish_release(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+    correlation_id: &str,
+    release_id: Uuid,
+) -> Result<ReleaseChange, sqlx::Error> {
+    let (mut version, stored) = catalog::lock_release(tx, release_id).await?;
+    let is_new = stored.is_null();
+    let materials = catalog::materials_of(tx, release_id).await?;
+    let release: ReleaseUpserted = releases::release_from(release_id, &materials);
+    let snapshot =
+        serde_json::to_value(&release).map_err(|error| sqlx::Error::Encode(error.into()))?;
+
+    let mut changed = false;
+    if snapshot != stored {
+        if !is_new {
+            version += 1;
+        }
+        catalog::save_release(tx, release_id, version, &snapshot, release.needs_review).await?;
+        let event = Envelope::new(
+            release_id.to_string(),
+            version,
+            correlation_id,
+            parser_actor(),
+            release,
+        );
+        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        changed = true;
+    }
+
+    for sources in releases::sources_from(release_id, &materials) {
+        let translation_id = sources.translation.id;
+        let snapshot =
+            serde_json::to_value(&sources).map_err(|error| sqlx::Error::Encode(error.into()))?;
+        if catalog::sources(tx, release_id, translation_id)
+            .await?
+            .as_ref()
+            == Some(&snapshot)
+        {
+            continue;
+        }
+        version += 1;
+        catalog::save_sources(tx, release_id, translation_id, &snapshot).await?;
+        catalog::save_release_version(tx, release_id, version).await?;
+        let event: Envelope<ReleaseSourcesUpserted> = Envelope::new(
+            release_id.to_string(),
+            version,
+            correlation_id,
+            parser_actor(),
+            sources,
+        );
+        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        changed = true;
+    }
+
+    Ok(match (is_new, changed) {
+        (true, _) => ReleaseChange::Created,
+        (false, true) => ReleaseChange::Updated,
+        (false, false) => ReleaseChange::Unchanged,
+    })
+}

@@ -1,0 +1,255 @@
+//! Releases: how upstream rows become one release.
+//!
+//! The upstream sends one row per title *per translation*. Rows are merged into a
+//! release by external ids, never by title text ([`MERGE_ORDER`]), and the release is
+//! a deterministic function of the set of its rows: the same rows give the same
+//! release whatever order they arrived in, so re-importing unchanged data changes
+//! nothing.
+
+use std::{cmp::Ordering, collections::BTreeMap};
+
+use schemas::{
+    imports::UpstreamMaterial,
+    releases::{
+        Episode, EpisodeSource, ExternalIds, ReleaseSourcesUpserted, ReleaseStatus,
+        ReleaseUpserted, Title, TranslationSummary,
+    },
+};
+use uuid::Uuid;
+
+/// External id sources in the order they decide which release a row joins. A row
+/// joins the release found by the first of its ids that is known, unless that release
+/// carries a *different* id of a source earlier in this list (two films of one
+/// franchise can share a Kinopoisk id but never a Shikimori id).
+pub const MERGE_ORDER: [&str; 5] = ["shikimori", "kinopoisk", "imdb", "mydramalist", "worldart"];
+
+/// The value of one external id source.
+pub fn external_id<'a>(ids: &'a ExternalIds, source: &str) -> Option<&'a str> {
+    match source {
+        "shikimori" => ids.shikimori.as_deref(),
+        "kinopoisk" => ids.kinopoisk.as_deref(),
+        "imdb" => ids.imdb.as_deref(),
+        "mydramalist" => ids.mydramalist.as_deref(),
+        "worldart" => ids.worldart.as_deref(),
+        _ => None,
+    }
+}
+
+/// True when a row with `row` ids may join a release with `release` ids that was
+/// found through `found_by`: no source before it disagrees.
+pub fn may_join(row: &ExternalIds, release: &ExternalIds, found_by: &str) -> bool {
+    MERGE_ORDER
+        .iter()
+        .take_while(|source| **source != found_by)
+        .all(
+            |source| match (external_id(row, source), external_id(release, source)) {
+                (Some(ours), Some(theirs)) => ours == theirs,
+                _ => true,
+            },
+        )
+}
+
+/// Compares decimal episode numbers (`"2"` < `"6.5"` < `"10"`).
+pub fn compare_episode_numbers(left: &str, right: &str) -> Ordering {
+    let parse = |text: &str| text.parse::<f64>().unwrap_or(f64::MAX);
+    parse(left)
+        .total_cmp(&parse(right))
+        .then_with(|| left.cmp(right))
+}
+
+/// Orders rows so that the most recently updated one speaks first for single-valued
+/// fields; ties broken by id, so the result never depends on arrival order.
+fn by_authority(materials: &mut [&UpstreamMaterial]) {
+    materials.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| a.material_id.cmp(&b.material_id))
+    });
+}
+
+/// The release made of `materials` (all rows merged into it), with id `release_id`.
+pub fn release_from(release_id: Uuid, materials: &[UpstreamMaterial]) -> ReleaseUpserted {
+    let mut rows: Vec<&UpstreamMaterial> = materials.iter().collect();
+    by_authority(&mut rows);
+    let first =
+        |pick: &dyn Fn(&UpstreamMaterial) -> Option<String>| rows.iter().find_map(|m| pick(m));
+
+    let mut titles: Vec<Title> = Vec::new();
+    for row in &rows {
+        for title in &row.titles {
+            let known = titles
+                .iter()
+                .any(|seen| seen.text == title.text && seen.language == title.language);
+            if !known {
+                titles.push(title.clone());
+            }
+        }
+    }
+
+    let mut genres: Vec<String> = rows
+        .iter()
+        .flat_map(|row| row.genres.iter().cloned())
+        .collect();
+    genres.sort();
+    genres.dedup();
+
+    let mut upstream_material_ids: Vec<String> =
+        rows.iter().map(|row| row.material_id.clone()).collect();
+    upstream_material_ids.sort();
+    let external_ids = ExternalIds {
+        shikimori: first(&|m| m.external_ids.shikimori.clone()),
+        kinopoisk: first(&|m| m.external_ids.kinopoisk.clone()),
+        imdb: first(&|m| m.external_ids.imdb.clone()),
+        mydramalist: first(&|m| m.external_ids.mydramalist.clone()),
+        worldart: first(&|m| m.external_ids.worldart.clone()),
+        upstream_material_ids,
+    };
+    let needs_review = MERGE_ORDER
+        .iter()
+        .all(|source| external_id(&external_ids, source).is_none());
+
+    let mut episodes: BTreeMap<(i32, String), Episode> = BTreeMap::new();
+    for row in &rows {
+        for episode in &row.episodes {
+            let entry = episodes
+                .entry((episode.season, episode.number.clone()))
+                .or_insert_with(|| Episode {
+                    season: episode.season,
+                    number: episode.number.clone(),
+                    title: None,
+                    recap: false,
+                    filler: false,
+                });
+            if entry.title.is_none() {
+                entry.title.clone_from(&episode.title);
+            }
+        }
+    }
+    let mut episodes: Vec<Episode> = episodes.into_values().collect();
+    episodes.sort_by(|a, b| {
+        a.season
+            .cmp(&b.season)
+            .then_with(|| compare_episode_numbers(&a.number, &b.number))
+    });
+
+    let mut translations: BTreeMap<i64, TranslationSummary> = BTreeMap::new();
+    for row in &rows {
+        let summary =
+            translations
+                .entry(row.translation.id)
+                .or_insert_with(|| TranslationSummary {
+                    translation: row.translation.clone(),
+                    team: row.team.clone(),
+                    episodes: 0,
+                });
+        summary.episodes += row.episodes.len() as i32;
+    }
+
+    let lead = rows.first().copied();
+    ReleaseUpserted {
+        release_id,
+        kind: lead.map_or(schemas::releases::ReleaseKind::Tv, |m| m.kind),
+        status: rows
+            .iter()
+            .find_map(|m| m.status)
+            .unwrap_or(ReleaseStatus::Released),
+        titles,
+        external_ids,
+        year: rows.iter().find_map(|m| m.year),
+        airing_season: None,
+        genres,
+        age_rating: rows.iter().find_map(|m| m.age_rating),
+        description: first(&|m| m.description.clone()),
+        poster_url: first(&|m| m.poster_url.clone()),
+        episodes_total: rows
+            .iter()
+            .find_map(|m| m.episodes_total.filter(|total| *total > 0)),
+        episodes_aired: rows.iter().find_map(|m| m.episodes_aired),
+        next_episode_at: rows.iter().find_map(|m| m.next_episode_at),
+        score: rows.iter().find_map(|m| m.score),
+        popularity: rows.iter().find_map(|m| m.popularity),
+        episodes,
+        translations: translations.into_values().collect(),
+        needs_review,
+    }
+}
+
+/// The video sources of each translation of the release made of `materials`.
+pub fn sources_from(
+    release_id: Uuid,
+    materials: &[UpstreamMaterial],
+) -> Vec<ReleaseSourcesUpserted> {
+    let mut rows: Vec<&UpstreamMaterial> = materials.iter().collect();
+    by_authority(&mut rows);
+    let mut per_translation: BTreeMap<i64, ReleaseSourcesUpserted> = BTreeMap::new();
+    for row in rows {
+        let entry = per_translation
+            .entry(row.translation.id)
+            .or_insert_with(|| ReleaseSourcesUpserted {
+                release_id,
+                translation: row.translation.clone(),
+                team: row.team.clone(),
+                quality: row.quality.clone(),
+                camrip: row.camrip,
+                blocked_countries: row.blocked_countries.clone(),
+                blocked_seasons: row.blocked_seasons.clone(),
+                upstream_material_id: Some(row.material_id.clone()),
+                upstream_updated_at: row.updated_at,
+                sources: Vec::new(),
+            });
+        for episode in &row.episodes {
+            let known = entry
+                .sources
+                .iter()
+                .any(|source| source.season == episode.season && source.episode == episode.number);
+            if !known {
+                entry.sources.push(EpisodeSource {
+                    season: episode.season,
+                    episode: episode.number.clone(),
+                    player_link: episode.player_link.clone(),
+                });
+            }
+        }
+    }
+    let mut all: Vec<ReleaseSourcesUpserted> = per_translation.into_values().collect();
+    for sources in &mut all {
+        sources.sources.sort_by(|a, b| {
+            a.season
+                .cmp(&b.season)
+                .then_with(|| compare_episode_numbers(&a.episode, &b.episode))
+        });
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn episode_numbers_sort_numerically() {
+        let mut numbers = vec!["10", "2", "6.5", "0", "1", "6"];
+        numbers.sort_by(|a, b| compare_episode_numbers(a, b));
+        assert_eq!(numbers, ["0", "1", "2", "6", "6.5", "10"]);
+    }
+
+    #[test]
+    fn a_row_never_joins_a_release_with_a_different_earlier_id() {
+        let release = ExternalIds {
+            shikimori: Some("1".into()),
+            kinopoisk: Some("K".into()),
+            ..ExternalIds::default()
+        };
+        let film = ExternalIds {
+            shikimori: Some("2".into()),
+            kinopoisk: Some("K".into()),
+            ..ExternalIds::default()
+        };
+        assert!(!may_join(&film, &release, "kinopoisk"));
+        let no_shikimori = ExternalIds {
+            kinopoisk: Some("K".into()),
+            ..ExternalIds::default()
+        };
+        assert!(may_join(&no_shikimori, &release, "kinopoisk"));
+    }
+}
