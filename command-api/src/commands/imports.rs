@@ -11,15 +11,16 @@ use schemas::{
         CatalogCommand, CatalogCommandMessage, ImportCounters, ImportMode, ImportRequested,
         ImportState, UpstreamMaterial,
     },
-    releases::{ReleaseSourcesUpserted, ReleaseUpserted},
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::CommandContext;
+use super::{
+    CommandContext,
+    releases::{ReleaseChange, publish_release},
+};
 use crate::{
     audit::{self, AuditContext, AuditEntry},
-    domain::releases,
     outbox,
     store::{
         catalog,
@@ -353,81 +354,11 @@ async fn merge_materials(
     }
 
     for release_id in touched {
-        match publish_release(tx, ctx, correlation_id, release_id).await? {
+        match publish_release(tx, ctx, correlation_id, &parser_actor(), release_id).await? {
             ReleaseChange::Created => counters.releases_created += 1,
             ReleaseChange::Updated => counters.releases_updated += 1,
             ReleaseChange::Unchanged => counters.releases_unchanged += 1,
         }
     }
     Ok(())
-}
-
-enum ReleaseChange {
-    Created,
-    Updated,
-    Unchanged,
-}
-
-/// Recomputes a release from its rows and publishes what changed: `release.upserted`
-/// and one `release.sources_upserted` per changed translation, each a new version.
-async fn publish_release(
-    tx: &mut PgConnection,
-    ctx: &CommandContext,
-    correlation_id: &str,
-    release_id: Uuid,
-) -> Result<ReleaseChange, sqlx::Error> {
-    let (mut version, stored) = catalog::lock_release(tx, release_id).await?;
-    let is_new = stored.is_null();
-    let materials = catalog::materials_of(tx, release_id).await?;
-    let release: ReleaseUpserted = releases::release_from(release_id, &materials);
-    let snapshot =
-        serde_json::to_value(&release).map_err(|error| sqlx::Error::Encode(error.into()))?;
-
-    let mut changed = false;
-    if snapshot != stored {
-        if !is_new {
-            version += 1;
-        }
-        catalog::save_release(tx, release_id, version, &snapshot, release.needs_review).await?;
-        let event = Envelope::new(
-            release_id.to_string(),
-            version,
-            correlation_id,
-            parser_actor(),
-            release,
-        );
-        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
-        changed = true;
-    }
-
-    for sources in releases::sources_from(release_id, &materials) {
-        let translation_id = sources.translation.id;
-        let snapshot =
-            serde_json::to_value(&sources).map_err(|error| sqlx::Error::Encode(error.into()))?;
-        if catalog::sources(tx, release_id, translation_id)
-            .await?
-            .as_ref()
-            == Some(&snapshot)
-        {
-            continue;
-        }
-        version += 1;
-        catalog::save_sources(tx, release_id, translation_id, &snapshot).await?;
-        catalog::save_release_version(tx, release_id, version).await?;
-        let event: Envelope<ReleaseSourcesUpserted> = Envelope::new(
-            release_id.to_string(),
-            version,
-            correlation_id,
-            parser_actor(),
-            sources,
-        );
-        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
-        changed = true;
-    }
-
-    Ok(match (is_new, changed) {
-        (true, _) => ReleaseChange::Created,
-        (false, true) => ReleaseChange::Updated,
-        (false, false) => ReleaseChange::Unchanged,
-    })
 }

@@ -8,6 +8,8 @@
 
 use std::{cmp::Ordering, collections::BTreeMap};
 
+use serde::{Deserialize, Serialize};
+
 use schemas::{
     imports::UpstreamMaterial,
     releases::{
@@ -220,6 +222,144 @@ pub fn sources_from(
         });
     }
     all
+}
+
+/// Fields of a release a moderator may set; anything else is derived.
+pub const EDITABLE_FIELDS: &[&str] = &[
+    "kind",
+    "status",
+    "titles",
+    "year",
+    "airing_season",
+    "genres",
+    "age_rating",
+    "description",
+    "poster_url",
+    "episodes_total",
+    "episodes_aired",
+    "next_episode_at",
+    "score",
+];
+
+/// A moderator's changes to one episode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeEdit {
+    /// Episode title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A recap episode.
+    #[serde(default)]
+    pub recap: bool,
+    /// A filler episode.
+    #[serde(default)]
+    pub filler: bool,
+}
+
+/// Moderators' changes to a release, kept apart from what the upstream says so that
+/// an import never erases them: the release is always `edits` applied to the release
+/// computed from its upstream rows (or to an empty one for a release created by hand).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseEdits {
+    /// Overridden fields of [`EDITABLE_FIELDS`], as JSON; `null` clears a field.
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Episodes by `season/number`: an edit, or `None` for a deleted episode.
+    #[serde(default)]
+    pub episodes: BTreeMap<String, Option<EpisodeEdit>>,
+    /// Video sources by translation id: a replacement, or `None` for removed ones.
+    #[serde(default)]
+    pub sources: BTreeMap<i64, Option<ReleaseSourcesUpserted>>,
+}
+
+/// Why edits do not make a valid release.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidEdit(pub String);
+
+/// The key of an episode in [`ReleaseEdits::episodes`].
+pub fn episode_key(season: i32, number: &str) -> String {
+    format!("{season}/{number}")
+}
+
+impl ReleaseEdits {
+    /// `base` with these edits applied.
+    pub fn apply(&self, base: ReleaseUpserted) -> Result<ReleaseUpserted, InvalidEdit> {
+        let release_id = base.release_id;
+        let mut json =
+            serde_json::to_value(&base).map_err(|error| InvalidEdit(error.to_string()))?;
+        if let Some(object) = json.as_object_mut() {
+            for (field, value) in &self.fields {
+                object.insert(field.clone(), value.clone());
+            }
+        }
+        let mut release: ReleaseUpserted =
+            serde_json::from_value(json).map_err(|error| InvalidEdit(error.to_string()))?;
+        release.release_id = release_id;
+
+        for (key, edit) in &self.episodes {
+            let Some((season, number)) = key.split_once('/') else {
+                continue;
+            };
+            let season: i32 = season.parse().unwrap_or_default();
+            release
+                .episodes
+                .retain(|episode| !(episode.season == season && episode.number == number));
+            if let Some(edit) = edit {
+                release.episodes.push(Episode {
+                    season,
+                    number: number.to_owned(),
+                    title: edit.title.clone(),
+                    recap: edit.recap,
+                    filler: edit.filler,
+                });
+            }
+        }
+        release.episodes.sort_by(|a, b| {
+            a.season
+                .cmp(&b.season)
+                .then_with(|| compare_episode_numbers(&a.number, &b.number))
+        });
+        for (translation_id, replacement) in &self.sources {
+            release
+                .translations
+                .retain(|summary| summary.translation.id != *translation_id);
+            if let Some(sources) = replacement {
+                release.translations.push(TranslationSummary {
+                    translation: sources.translation.clone(),
+                    team: sources.team.clone(),
+                    episodes: sources.sources.len() as i32,
+                });
+            }
+        }
+        release
+            .translations
+            .sort_by_key(|summary| summary.translation.id);
+
+        if release.titles.is_empty() {
+            return Err(InvalidEdit("a release needs at least one title".to_owned()));
+        }
+        Ok(release)
+    }
+
+    /// `base` sources with these edits applied.
+    pub fn apply_to_sources(
+        &self,
+        mut base: Vec<ReleaseSourcesUpserted>,
+    ) -> Vec<ReleaseSourcesUpserted> {
+        for (translation_id, replacement) in &self.sources {
+            base.retain(|sources| sources.translation.id != *translation_id);
+            if let Some(sources) = replacement {
+                base.push(sources.clone());
+            }
+        }
+        base.sort_by_key(|sources| sources.translation.id);
+        base
+    }
+}
+
+/// An empty release for one created by hand: the edits supply everything.
+pub fn blank_release(release_id: Uuid) -> ReleaseUpserted {
+    release_from(release_id, &[])
 }
 
 #[cfg(test)]

@@ -250,3 +250,78 @@ pub async fn save_release_version(
         .await?;
     Ok(())
 }
+
+/// A release's moderator edits and whether it is deleted.
+pub async fn edits(
+    tx: &mut PgConnection,
+    release_id: Uuid,
+) -> Result<(crate::domain::releases::ReleaseEdits, bool), sqlx::Error> {
+    let row =
+        sqlx::query("SELECT edits, deleted_at IS NOT NULL AS deleted FROM releases WHERE id = $1")
+            .bind(release_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let edits = serde_json::from_value(row.try_get("edits")?)
+        .map_err(|error| sqlx::Error::Decode(error.into()))?;
+    Ok((edits, row.try_get("deleted")?))
+}
+
+/// Saves a release's moderator edits.
+pub async fn save_edits(
+    tx: &mut PgConnection,
+    release_id: Uuid,
+    edits: &crate::domain::releases::ReleaseEdits,
+) -> Result<(), sqlx::Error> {
+    let edits = serde_json::to_value(edits).map_err(|error| sqlx::Error::Encode(error.into()))?;
+    sqlx::query("UPDATE releases SET edits = $2 WHERE id = $1")
+        .bind(release_id)
+        .bind(edits)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks a release deleted at `version`.
+pub async fn delete_release(
+    tx: &mut PgConnection,
+    release_id: Uuid,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE releases SET deleted_at = now(), version = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(release_id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM release_sources WHERE release_id = $1")
+        .bind(release_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Translation ids that have a published sources snapshot.
+pub async fn translations_with_sources(
+    tx: &mut PgConnection,
+    release_id: Uuid,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT translation_id FROM release_sources WHERE release_id = $1")
+        .bind(release_id)
+        .fetch_all(tx)
+        .await
+}
+
+/// Forgets the sources snapshot of one translation.
+pub async fn remove_sources(
+    tx: &mut PgConnection,
+    release_id: Uuid,
+    translation_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM release_sources WHERE release_id = $1 AND translation_id = $2")
+        .bind(release_id)
+        .bind(translation_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -25,7 +25,12 @@ use uuid::Uuid;
 use crate::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, access_token, sign_in, start_with_admin};
 use e2e::harness::{Platform, eventually, stack_env};
 
-fn material(id: &str, ids: ExternalIds, title: &str, translation_id: i64) -> UpstreamMaterial {
+pub(crate) fn material(
+    id: &str,
+    ids: ExternalIds,
+    title: &str,
+    translation_id: i64,
+) -> UpstreamMaterial {
     let is_film = id.starts_with("movie-");
     UpstreamMaterial {
         material_id: id.to_owned(),
@@ -73,7 +78,7 @@ fn material(id: &str, ids: ExternalIds, title: &str, translation_id: i64) -> Ups
     }
 }
 
-fn ids(shikimori: Option<&str>, kinopoisk: Option<&str>) -> ExternalIds {
+pub(crate) fn ids(shikimori: Option<&str>, kinopoisk: Option<&str>) -> ExternalIds {
     ExternalIds {
         shikimori: shikimori.map(str::to_owned),
         kinopoisk: kinopoisk.map(str::to_owned),
@@ -95,14 +100,14 @@ fn franchise_page() -> Vec<UpstreamMaterial> {
     ]
 }
 
-struct Imports<'a> {
+pub(crate) struct Imports<'a> {
     platform: &'a Platform,
-    token: String,
+    pub(crate) token: String,
     producer: FutureProducer,
 }
 
 impl<'a> Imports<'a> {
-    async fn new(platform: &'a Platform) -> Self {
+    pub(crate) async fn new(platform: &'a Platform) -> Self {
         let session = sign_in(platform, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let producer = ClientConfig::new()
             .set("bootstrap.servers", stack_env().kafka_brokers)
@@ -164,7 +169,7 @@ impl<'a> Imports<'a> {
             .expect("the command is written");
     }
 
-    async fn run(&self, pages: Vec<Vec<UpstreamMaterial>>) -> Value {
+    pub(crate) async fn run(&self, pages: Vec<Vec<UpstreamMaterial>>) -> Value {
         let import_id = self.start().await;
         self.send(import_id, CatalogCommand::StartImport { import_id })
             .await;
@@ -220,7 +225,7 @@ impl<'a> Imports<'a> {
     }
 }
 
-async fn release_of(platform: &Platform, material_id: &str) -> Uuid {
+pub(crate) async fn release_of(platform: &Platform, material_id: &str) -> Uuid {
     sqlx::query_scalar("SELECT release_id FROM write.upstream_materials WHERE material_id = $1")
         .bind(material_id)
         .fetch_one(&platform.db)

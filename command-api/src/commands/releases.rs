@@ -1,0 +1,521 @@
+//! Release commands: publishing a release after any change (shared with imports), and
+//! moderators' create, edit and delete of releases, episodes and video sources, each
+//! with optimistic concurrency on the release version.
+
+use schemas::{
+    Actor, Envelope,
+    releases::{
+        AgeRating, AiringSeason, ReleaseDeleted, ReleaseKind, ReleaseSourcesRemoved,
+        ReleaseSourcesUpserted, ReleaseStatus, Title,
+    },
+};
+use serde_json::{Map, Value};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::CommandContext;
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    domain::releases::{
+        self, EDITABLE_FIELDS, EpisodeEdit, InvalidEdit, ReleaseEdits, episode_key,
+    },
+    outbox,
+    store::catalog,
+};
+
+/// What publishing a release found.
+pub enum ReleaseChange {
+    /// The release was new.
+    Created,
+    /// Something changed and was published.
+    Updated,
+    /// Nothing changed; nothing was published.
+    Unchanged,
+}
+
+fn encode(error: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::Encode(error.into())
+}
+
+/// Recomputes a release from its upstream rows and moderator edits, and publishes
+/// what changed: `release.upserted`, and `release.sources_upserted` or
+/// `release.sources_removed` per changed translation, each a new version. A deleted
+/// release publishes nothing.
+pub async fn publish_release(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+    correlation_id: &str,
+    actor: &Actor,
+    release_id: Uuid,
+) -> Result<ReleaseChange, sqlx::Error> {
+    let (mut version, stored) = catalog::lock_release(tx, release_id).await?;
+    let (edits, deleted) = catalog::edits(tx, release_id).await?;
+    if deleted {
+        return Ok(ReleaseChange::Unchanged);
+    }
+    let is_new = stored.is_null();
+    let materials = catalog::materials_of(tx, release_id).await?;
+    // Edits were validated when they were made; a release that no longer takes them
+    // (an import removed what they refer to) is published without them.
+    let computed = releases::release_from(release_id, &materials);
+    let release = edits.apply(computed.clone()).unwrap_or(computed);
+    let snapshot = serde_json::to_value(&release).map_err(encode)?;
+
+    let mut changed = false;
+    if snapshot != stored {
+        if !is_new {
+            version += 1;
+        }
+        catalog::save_release(tx, release_id, version, &snapshot, release.needs_review).await?;
+        let event = Envelope::new(
+            release_id.to_string(),
+            version,
+            correlation_id,
+            actor.clone(),
+            release,
+        );
+        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        changed = true;
+    }
+
+    let all_sources = edits.apply_to_sources(releases::sources_from(release_id, &materials));
+    let mut published: Vec<i64> = catalog::translations_with_sources(tx, release_id).await?;
+    for sources in all_sources {
+        let translation_id = sources.translation.id;
+        published.retain(|id| *id != translation_id);
+        let snapshot = serde_json::to_value(&sources).map_err(encode)?;
+        if catalog::sources(tx, release_id, translation_id)
+            .await?
+            .as_ref()
+            == Some(&snapshot)
+        {
+            continue;
+        }
+        version += 1;
+        catalog::save_sources(tx, release_id, translation_id, &snapshot).await?;
+        catalog::save_release_version(tx, release_id, version).await?;
+        let event: Envelope<ReleaseSourcesUpserted> = Envelope::new(
+            release_id.to_string(),
+            version,
+            correlation_id,
+            actor.clone(),
+            sources,
+        );
+        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        changed = true;
+    }
+    for translation_id in published {
+        version += 1;
+        catalog::remove_sources(tx, release_id, translation_id).await?;
+        catalog::save_release_version(tx, release_id, version).await?;
+        let event = Envelope::new(
+            release_id.to_string(),
+            version,
+            correlation_id,
+            actor.clone(),
+            ReleaseSourcesRemoved {
+                release_id,
+                translation_id,
+            },
+        );
+        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        changed = true;
+    }
+
+    Ok(match (is_new, changed) {
+        (true, _) => ReleaseChange::Created,
+        (false, true) => ReleaseChange::Updated,
+        (false, false) => ReleaseChange::Unchanged,
+    })
+}
+
+/// Why a release command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The request breaks a rule.
+    #[error("invalid release edit: {0}")]
+    Invalid(String),
+    /// No such release (or it was deleted).
+    #[error("no such release")]
+    NotFound,
+    /// The release changed since the version the client saw.
+    #[error("the release is at version {current}, not {expected}")]
+    Stale {
+        /// What the client sent.
+        expected: i64,
+        /// What the release is at.
+        current: i64,
+    },
+    /// The database failed.
+    #[error("saving a release")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<InvalidEdit> for ReleaseError {
+    fn from(error: InvalidEdit) -> Self {
+        Self::Invalid(error.0)
+    }
+}
+
+/// A moderator's change, applied to the release's edits.
+pub enum ReleaseEditCommand {
+    /// Overwrite fields (a JSON object of [`EDITABLE_FIELDS`]).
+    Fields(Map<String, Value>),
+    /// Set an episode's title and flags (creating it if needed).
+    PutEpisode {
+        /// Season; 0 holds specials.
+        season: i32,
+        /// Decimal number.
+        number: String,
+        /// The edit.
+        edit: EpisodeEdit,
+    },
+    /// Delete an episode.
+    DeleteEpisode {
+        /// Season.
+        season: i32,
+        /// Decimal number.
+        number: String,
+    },
+    /// Replace the video sources of one translation.
+    PutSources(Box<ReleaseSourcesUpserted>),
+    /// Remove the video sources of one translation.
+    DeleteSources {
+        /// The translation.
+        translation_id: i64,
+    },
+}
+
+impl ReleaseEditCommand {
+    fn action(&self) -> &'static str {
+        match self {
+            Self::Fields(_) => "release.edit",
+            Self::PutEpisode { .. } => "episode.put",
+            Self::DeleteEpisode { .. } => "episode.delete",
+            Self::PutSources(_) => "sources.put",
+            Self::DeleteSources { .. } => "sources.delete",
+        }
+    }
+
+    fn apply_to(self, edits: &mut ReleaseEdits) -> Result<Value, ReleaseError> {
+        Ok(match self {
+            Self::Fields(fields) => {
+                validate_fields(&fields)?;
+                let details = Value::Array(fields.keys().cloned().map(Value::String).collect());
+                edits.fields.extend(fields);
+                serde_json::json!({ "fields": details })
+            }
+            Self::PutEpisode {
+                season,
+                number,
+                edit,
+            } => {
+                validate_episode(season, &number)?;
+                edits
+                    .episodes
+                    .insert(episode_key(season, &number), Some(edit));
+                serde_json::json!({ "season": season, "number": number })
+            }
+            Self::DeleteEpisode { season, number } => {
+                validate_episode(season, &number)?;
+                edits.episodes.insert(episode_key(season, &number), None);
+                serde_json::json!({ "season": season, "number": number })
+            }
+            Self::PutSources(sources) => {
+                validate_sources(&sources)?;
+                let translation_id = sources.translation.id;
+                edits.sources.insert(translation_id, Some(*sources));
+                serde_json::json!({ "translation_id": translation_id })
+            }
+            Self::DeleteSources { translation_id } => {
+                edits.sources.insert(translation_id, None);
+                serde_json::json!({ "translation_id": translation_id })
+            }
+        })
+    }
+}
+
+/// Checks a fields object: only editable fields, each of the right type and range.
+pub fn validate_fields(fields: &Map<String, Value>) -> Result<(), ReleaseError> {
+    let invalid = |message: String| Err(ReleaseError::Invalid(message));
+    for (field, value) in fields {
+        if !EDITABLE_FIELDS.contains(&field.as_str()) {
+            return invalid(format!(
+                "{field} cannot be edited; editable: {}",
+                EDITABLE_FIELDS.join(", ")
+            ));
+        }
+        let typed = match field.as_str() {
+            "kind" => serde_json::from_value::<ReleaseKind>(value.clone()).map(drop),
+            "status" => serde_json::from_value::<ReleaseStatus>(value.clone()).map(drop),
+            "titles" => serde_json::from_value::<Vec<Title>>(value.clone()).map(drop),
+            "airing_season" => {
+                serde_json::from_value::<Option<AiringSeason>>(value.clone()).map(drop)
+            }
+            "genres" => serde_json::from_value::<Vec<String>>(value.clone()).map(drop),
+            "age_rating" => serde_json::from_value::<Option<AgeRating>>(value.clone()).map(drop),
+            "description" | "poster_url" => {
+                serde_json::from_value::<Option<String>>(value.clone()).map(drop)
+            }
+            "year" | "episodes_total" | "episodes_aired" => {
+                serde_json::from_value::<Option<i32>>(value.clone()).map(drop)
+            }
+            "next_episode_at" => {
+                serde_json::from_value::<Option<chrono::DateTime<chrono::Utc>>>(value.clone())
+                    .map(drop)
+            }
+            _ => serde_json::from_value::<Option<f64>>(value.clone()).map(drop),
+        };
+        if let Err(error) = typed {
+            return invalid(format!("{field}: {error}"));
+        }
+    }
+    if let Some(titles) = fields.get("titles").and_then(Value::as_array) {
+        let bad = titles
+            .iter()
+            .filter_map(|title| title["text"].as_str())
+            .any(|text| text.trim().is_empty() || text.chars().count() > 500);
+        if titles.is_empty() || bad {
+            return invalid("titles: at least one, each 1 to 500 characters".to_owned());
+        }
+    }
+    let in_range = |field: &str, range: std::ops::RangeInclusive<f64>| {
+        fields
+            .get(field)
+            .and_then(Value::as_f64)
+            .is_none_or(|value| range.contains(&value))
+    };
+    if !in_range("year", 1900.0..=2100.0) {
+        return invalid("year: 1900 to 2100".to_owned());
+    }
+    if !in_range("episodes_total", 0.0..=100_000.0) || !in_range("episodes_aired", 0.0..=100_000.0)
+    {
+        return invalid("episodes_total and episodes_aired: 0 to 100000".to_owned());
+    }
+    if !in_range("score", 0.0..=10.0) {
+        return invalid("score: 0 to 10".to_owned());
+    }
+    if fields
+        .get("description")
+        .and_then(Value::as_str)
+        .is_some_and(|text| text.chars().count() > 20_000)
+    {
+        return invalid("description: at most 20000 characters".to_owned());
+    }
+    if let Some(url) = fields.get("poster_url").and_then(Value::as_str)
+        && !is_https_url(url)
+    {
+        return invalid("poster_url: an absolute https URL".to_owned());
+    }
+    Ok(())
+}
+
+fn is_https_url(url: &str) -> bool {
+    url.strip_prefix("https://").is_some_and(|rest| {
+        !rest.is_empty() && !rest.contains(char::is_whitespace) && url.len() <= 2048
+    })
+}
+
+/// Checks an episode address: a season from 0 to 1000 and a decimal number.
+pub fn validate_episode(season: i32, number: &str) -> Result<(), ReleaseError> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits =
+        |part: &str, max: usize| part.len() <= max && part.bytes().all(|b| b.is_ascii_digit());
+    let valid = (0..=1000).contains(&season)
+        && !whole.is_empty()
+        && digits(whole, 5)
+        && digits(fraction, 2)
+        && !(number.contains('.') && fraction.is_empty());
+    if valid {
+        Ok(())
+    } else {
+        Err(ReleaseError::Invalid(
+            "an episode is a season from 0 to 1000 and a number such as 12 or 6.5".to_owned(),
+        ))
+    }
+}
+
+fn validate_sources(sources: &ReleaseSourcesUpserted) -> Result<(), ReleaseError> {
+    if sources.translation.title.trim().is_empty()
+        || sources.translation.title.chars().count() > 200
+    {
+        return Err(ReleaseError::Invalid(
+            "translation.title: 1 to 200 characters".to_owned(),
+        ));
+    }
+    if sources.sources.len() > 20_000 {
+        return Err(ReleaseError::Invalid(
+            "at most 20000 sources per translation".to_owned(),
+        ));
+    }
+    for source in &sources.sources {
+        validate_episode(source.season, &source.episode)?;
+        if !is_https_url(&source.player_link) {
+            return Err(ReleaseError::Invalid(format!(
+                "player_link of {}/{}: an absolute https URL",
+                source.season, source.episode
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn actor_of(context: &AuditContext) -> Actor {
+    match context.actor {
+        Some(principal) => Actor::User {
+            id: principal.user_id,
+        },
+        None => Actor::System {
+            name: "command-api".to_owned(),
+        },
+    }
+}
+
+/// Creates a release by hand from a fields object (which must include `titles`).
+pub async fn create_release(
+    ctx: &CommandContext,
+    context: &AuditContext,
+    fields: Map<String, Value>,
+) -> Result<(Uuid, i64), ReleaseError> {
+    validate_fields(&fields)?;
+    let release_id = Uuid::now_v7();
+    let edits = ReleaseEdits {
+        fields,
+        ..ReleaseEdits::default()
+    };
+    edits.apply(releases::blank_release(release_id))?;
+
+    let mut tx = ctx.pool.begin().await?;
+    catalog::create_release(&mut tx, release_id).await?;
+    catalog::save_edits(&mut tx, release_id, &edits).await?;
+    publish_release(
+        &mut tx,
+        ctx,
+        &context.request_id,
+        &actor_of(context),
+        release_id,
+    )
+    .await?;
+    let (version, _) = catalog::lock_release(&mut tx, release_id).await?;
+    record(
+        &mut tx,
+        ctx,
+        context,
+        "release.create",
+        release_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(release.id = %release_id, "release created by hand");
+    Ok((release_id, version))
+}
+
+/// Applies a moderator's change if the release is still at `expected_version`.
+pub async fn edit_release(
+    ctx: &CommandContext,
+    context: &AuditContext,
+    release_id: Uuid,
+    expected_version: i64,
+    command: ReleaseEditCommand,
+) -> Result<i64, ReleaseError> {
+    let mut tx = ctx.pool.begin().await?;
+    let current = lock_live_release(&mut tx, release_id, expected_version).await?;
+    let (mut edits, _) = catalog::edits(&mut tx, release_id).await?;
+    let action = command.action();
+    let details = command.apply_to(&mut edits)?;
+    let materials = catalog::materials_of(&mut tx, release_id).await?;
+    edits.apply(releases::release_from(release_id, &materials))?;
+
+    catalog::save_edits(&mut tx, release_id, &edits).await?;
+    publish_release(
+        &mut tx,
+        ctx,
+        &context.request_id,
+        &actor_of(context),
+        release_id,
+    )
+    .await?;
+    let (version, _) = catalog::lock_release(&mut tx, release_id).await?;
+    record(&mut tx, ctx, context, action, release_id, details).await?;
+    tx.commit().await?;
+    tracing::info!(release.id = %release_id, release.version = version, action, "release edited");
+    debug_assert!(version >= current);
+    Ok(version)
+}
+
+/// Deletes a release if it is still at `expected_version`. Imports never bring it back.
+pub async fn delete_release(
+    ctx: &CommandContext,
+    context: &AuditContext,
+    release_id: Uuid,
+    expected_version: i64,
+) -> Result<i64, ReleaseError> {
+    let mut tx = ctx.pool.begin().await?;
+    let current = lock_live_release(&mut tx, release_id, expected_version).await?;
+    let version = current + 1;
+    catalog::delete_release(&mut tx, release_id, version).await?;
+    let event = Envelope::new(
+        release_id.to_string(),
+        version,
+        context.request_id.clone(),
+        actor_of(context),
+        ReleaseDeleted { release_id },
+    );
+    outbox::append(&mut tx, &ctx.topics.catalog_events, &event).await?;
+    record(
+        &mut tx,
+        ctx,
+        context,
+        "release.delete",
+        release_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(release.id = %release_id, "release deleted");
+    Ok(version)
+}
+
+async fn lock_live_release(
+    tx: &mut PgConnection,
+    release_id: Uuid,
+    expected_version: i64,
+) -> Result<i64, ReleaseError> {
+    let found = sqlx::query_as::<_, (i64, bool)>(
+        "SELECT version, deleted_at IS NOT NULL FROM releases WHERE id = $1 FOR UPDATE",
+    )
+    .bind(release_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match found {
+        None | Some((_, true)) => Err(ReleaseError::NotFound),
+        Some((current, false)) if current != expected_version => Err(ReleaseError::Stale {
+            expected: expected_version,
+            current,
+        }),
+        Some((current, false)) => Ok(current),
+    }
+}
+
+async fn record(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+    context: &AuditContext,
+    action: &str,
+    release_id: Uuid,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        tx,
+        &ctx.topics.audit_events,
+        context,
+        AuditEntry {
+            action,
+            target: format!("release:{release_id}"),
+            details,
+        },
+    )
+    .await
+    .map(drop)
+}
