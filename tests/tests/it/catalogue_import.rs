@@ -20,7 +20,10 @@ async fn import_cases(test: &str) -> (Platform, FakeKodik, Value) {
             ("KODIK_TOKEN", TOKEN),
             ("KODIK_REQUESTS_PER_SECOND", "100"),
             ("KODIK_RETRY_BASE_MS", "20"),
-            ("CONSUMER_GROUPS", "projector,catalog-projector,indexer,import-projector,parser"),
+            (
+                "CONSUMER_GROUPS",
+                "projector,catalog-projector,indexer,import-projector,parser",
+            ),
         ],
     )
     .await;
