@@ -147,6 +147,20 @@ pub async fn run_group<H: Handler>(
     retry: RetryArgs,
     spec: GroupSpec,
     handler: Arc<H>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    run_group_with_settings(kafka_args, retry, spec, Vec::new(), handler, shutdown).await
+}
+
+/// [`run_group`] with librdkafka consumer settings that win over the defaults, for a
+/// group whose records need them (e.g. a long `max.poll.interval.ms` when handling
+/// one record can take longer than the default five minutes).
+pub async fn run_group_with_settings<H: Handler>(
+    kafka_args: KafkaArgs,
+    retry: RetryArgs,
+    spec: GroupSpec,
+    consumer_settings: Vec<(String, String)>,
+    handler: Arc<H>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let group = kafka_args.name(spec.name);
@@ -158,17 +172,21 @@ pub async fn run_group<H: Handler>(
         return Ok(());
     }
 
-    let consumer: StreamConsumer<GroupContext> = kafka::client_config(&kafka_args)
+    let mut config = kafka::client_config(&kafka_args);
+    config
         .set("group.id", &group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("statistics.interval.ms", "5000")
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .create_with_context(GroupContext {
-            group: group.clone(),
-        })?;
+        .set("partition.assignment.strategy", "cooperative-sticky");
+    for (key, value) in &consumer_settings {
+        config.set(key, value);
+    }
+    let consumer: StreamConsumer<GroupContext> = config.create_with_context(GroupContext {
+        group: group.clone(),
+    })?;
     let subscribed: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&subscribed)?;
     let dead_letters = kafka::idempotent_producer(&kafka_args, Duration::from_secs(30))?;
