@@ -2,6 +2,7 @@
 //! (`--groups projector`) and scales by running more instances, up to the number of
 //! partitions of its topics.
 
+mod parser;
 mod projector;
 mod runtime;
 
@@ -51,6 +52,8 @@ struct Cli {
     kafka: KafkaArgs,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    parser: parser::ParserArgs,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +67,8 @@ enum Command {
 enum Group {
     /// Keeps the read model in PostgreSQL.
     Projector,
+    /// Crawls the upstream catalogue for requested imports.
+    Parser,
 }
 
 #[tokio::main]
@@ -104,6 +109,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     handler,
                     shutdown.clone(),
                 ));
+            }
+            Group::Parser => {
+                let spec = GroupSpec {
+                    name: parser::GROUP,
+                    topics: vec![cli.kafka.name(schemas::topics::IMPORT_EVENTS)],
+                };
+                let handler = Arc::new(parser::Parser::new(
+                    &cli.parser,
+                    &cli.kafka,
+                    read_pool.clone(),
+                    shutdown.clone(),
+                )?);
+                let kafka = cli.kafka.clone();
+                let retry = cli.retry.clone();
+                let settings = cli.parser.consumer_settings();
+                let shutdown = shutdown.clone();
+                groups.spawn(async move {
+                    // The commands topic is written, not read, so the runtime does
+                    // not create it; a cluster without auto-creation needs it made.
+                    let commands = vec![kafka.name(schemas::topics::CATALOG_COMMANDS)];
+                    let ready =
+                        platform::kafka::ensure_topics_patiently(&kafka, &commands, &shutdown)
+                            .await;
+                    if !ready {
+                        return Ok(());
+                    }
+                    runtime::run_group_with_settings(
+                        kafka, retry, spec, settings, handler, shutdown,
+                    )
+                    .await
+                });
             }
         }
     }

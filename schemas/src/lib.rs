@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod envelope;
+pub mod imports;
 pub mod record;
 pub mod releases;
 pub mod topics;
