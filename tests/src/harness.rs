@@ -305,6 +305,18 @@ impl Platform {
         Process::spawn(service, &env, log)
     }
 
+    /// Everything every process of this platform logged so far, all files together.
+    pub fn all_logs(&self) -> String {
+        let Ok(entries) = fs::read_dir(&self.log_dir) else {
+            return String::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| fs::read_to_string(entry.path()).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The full name of a topic under this test's prefix.
     pub fn topic(&self, name: &str) -> String {
         format!("{}{name}", self.topic_prefix)
@@ -399,5 +411,82 @@ impl Drop for Platform {
             })
         });
         let _ = dropped.join();
+    }
+}
+
+/// A `fake-kodik` server (the local Kodik-compatible upstream) for one test, on a
+/// free port, killed when dropped. Its output goes to a log file.
+pub struct FakeKodik {
+    pub process: Process,
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub base_url: String,
+    http: reqwest::Client,
+}
+
+impl FakeKodik {
+    /// Starts `fake-kodik --listen 127.0.0.1:0` with `scenario`, requiring `token`
+    /// and writing `public_base_url` into its `next_page` links.
+    pub async fn start(test: &str, scenario: &str, token: &str, public_base_url: &str) -> Self {
+        let log_dir = repo_root().join("target/e2e-logs");
+        fs::create_dir_all(&log_dir).expect("creating the log folder");
+        let log_path = log_dir.join(format!("{test}-fake-kodik-{}.log", Uuid::now_v7().simple()));
+        let env: Vec<(String, String)> = [
+            ("FAKE_KODIK_LISTEN", "127.0.0.1:0"),
+            ("FAKE_KODIK_SCENARIO", scenario),
+            ("FAKE_KODIK_TOKEN", token),
+            ("FAKE_KODIK_PUBLIC_BASE_URL", public_base_url),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+        let process = Process::spawn("fake-kodik", &env, log_path);
+        let base_url = eventually("fake-kodik to print its address", || async {
+            let log = process.log();
+            let line = log
+                .lines()
+                .find(|line| line.starts_with("fake-kodik listening on "))?;
+            line.strip_prefix("fake-kodik listening on ")
+                .map(|url| url.trim().to_owned())
+        })
+        .await;
+        Self {
+            process,
+            base_url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    /// Replaces the active faults (`POST /_control/faults`); `{}` clears them.
+    pub async fn set_faults(&self, faults: &Value) {
+        let response = self
+            .http
+            .post(format!("{}/_control/faults", self.base_url))
+            .json(faults)
+            .send()
+            .await
+            .expect("fake-kodik answers");
+        assert!(response.status().is_success(), "setting faults {faults}");
+    }
+
+    /// Requests received on `path` (e.g. `/list`), faulted ones included.
+    pub async fn requests(&self, path: &str) -> u64 {
+        let counts: Value = self
+            .http
+            .get(format!("{}/_control/requests", self.base_url))
+            .send()
+            .await
+            .expect("fake-kodik answers")
+            .json()
+            .await
+            .expect("JSON counts");
+        counts[path].as_u64().unwrap_or(0)
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        self.process.log()
     }
 }

@@ -7,4 +7,5 @@
 mod compose;
 mod contracts;
 mod delivery;
+mod parser;
 mod registration;
