@@ -26,7 +26,7 @@ use schemas::{
 use serde_json::json;
 use uuid::Uuid;
 
-use e2e::harness::{DEADLINE, FakeKodik, Platform, stack_env};
+use e2e::harness::{DEADLINE, FakeKodik, Platform, eventually, stack_env};
 
 /// Where the fake upstream says its pagination links live: deliberately not the
 /// server the parser is configured with, and a name that cannot resolve.
@@ -273,8 +273,12 @@ async fn case_2_a_rejected_token_fails_the_import_at_once_and_the_token_leaks_no
         "a rejected token is not retried"
     );
 
-    let logs = crawl.platform.all_logs();
-    assert!(logs.contains("import finished"));
+    // The line is written just after FinishImport was acknowledged.
+    let logs = eventually("the import's last log line", || async {
+        let logs = crawl.platform.all_logs();
+        logs.contains("import finished").then_some(logs)
+    })
+    .await;
     for (what, text) in [
         ("the platform's logs", logs.as_str()),
         ("the upstream's log", crawl.upstream.log().as_str()),
