@@ -2,16 +2,19 @@
 //! (`--groups projector`) and scales by running more instances, up to the number of
 //! partitions of its topics.
 
+mod catalog_projector;
+mod indexer;
 mod parser;
 mod projector;
 mod runtime;
+mod titles;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use platform::{
-    config::{DatabaseArgs, KafkaArgs, TelemetryArgs},
+    config::{DatabaseArgs, KafkaArgs, SearchArgs, TelemetryArgs},
     http::{MetricsRecorder, Readiness, health_router, metrics_router},
     shutdown::Shutdown,
 };
@@ -36,7 +39,7 @@ struct Cli {
         env = "CONSUMER_GROUPS",
         value_enum,
         value_delimiter = ',',
-        default_value = "projector"
+        default_value = "projector,catalog-projector,indexer"
     )]
     groups: Vec<Group>,
 
@@ -53,6 +56,10 @@ struct Cli {
     #[command(flatten)]
     retry: RetryArgs,
     #[command(flatten)]
+    search: SearchArgs,
+    #[command(flatten)]
+    cache: catalog_projector::CacheArgs,
+    #[command(flatten)]
     parser: parser::ParserArgs,
 }
 
@@ -60,6 +67,8 @@ struct Cli {
 enum Command {
     /// Run the consumer groups (the default).
     Run,
+    /// Build a new version of the search index from the read model and swap the alias.
+    Reindex,
 }
 
 /// A consumer group this binary can run.
@@ -67,6 +76,10 @@ enum Command {
 enum Group {
     /// Keeps the read model in PostgreSQL.
     Projector,
+    /// Keeps the catalogue read model in PostgreSQL and invalidates the response cache.
+    CatalogProjector,
+    /// Keeps the search index in step with the catalogue.
+    Indexer,
     /// Crawls the upstream catalogue for requested imports.
     Parser,
 }
@@ -76,7 +89,23 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run) | None => run(cli).await,
+        Some(Command::Reindex) => reindex(cli).await,
     }
+}
+
+async fn reindex(cli: Cli) -> anyhow::Result<()> {
+    platform::telemetry::init(&cli.telemetry)?;
+    let read_pool = platform::db::connect_and_migrate(
+        &cli.database,
+        "read",
+        &READ_MIGRATIONS,
+        Duration::from_secs(30),
+    )
+    .await
+    .context("preparing the read database")?;
+    let engine = indexer::Engine::new(&cli.search.search_url, cli.search.releases_alias())?;
+    indexer::reindex::run(&read_pool, &engine).await?;
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -96,6 +125,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut groups = tokio::task::JoinSet::new();
     for group in &cli.groups {
         match group {
+            Group::CatalogProjector => {
+                let spec = GroupSpec {
+                    name: "catalog-projector",
+                    topics: vec![cli.kafka.name(schemas::topics::CATALOG_EVENTS)],
+                };
+                let cache = catalog_projector::CacheInvalidator::connect(&cli.cache).await;
+                let handler = Arc::new(catalog_projector::CatalogProjector::new(
+                    read_pool.clone(),
+                    cache,
+                ));
+                groups.spawn(runtime::run_group(
+                    cli.kafka.clone(),
+                    cli.retry.clone(),
+                    spec,
+                    handler,
+                    shutdown.clone(),
+                ));
+            }
+            Group::Indexer => {
+                let spec = GroupSpec {
+                    name: "indexer",
+                    topics: vec![cli.kafka.name(schemas::topics::CATALOG_EVENTS)],
+                };
+                let engine =
+                    indexer::Engine::new(&cli.search.search_url, cli.search.releases_alias())?;
+                let handler = Arc::new(indexer::Indexer::new(engine.clone()));
+                groups.spawn(indexer::run(
+                    engine,
+                    cli.kafka.clone(),
+                    cli.retry.clone(),
+                    spec,
+                    handler,
+                    shutdown.clone(),
+                ));
+            }
             Group::Projector => {
                 let spec = GroupSpec {
                     name: "projector",

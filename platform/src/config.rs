@@ -69,3 +69,28 @@ impl KafkaArgs {
         format!("{}{name}", self.kafka_topic_prefix)
     }
 }
+
+/// Search engine settings (Elasticsearch or OpenSearch).
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Base URL of the search engine (Elasticsearch 8/9 or OpenSearch 2/3).
+    #[arg(
+        long,
+        env = "SEARCH_URL",
+        default_value = "http://127.0.0.1:59200",
+        hide_env_values = true
+    )]
+    pub search_url: String,
+
+    /// Prefix of every index and alias name, so several deployments (or test runs) can
+    /// share one cluster. Lower-case, as index names must be.
+    #[arg(long, env = "SEARCH_INDEX_PREFIX", default_value = "")]
+    pub search_index_prefix: String,
+}
+
+impl SearchArgs {
+    /// The alias queries and writes go through, e.g. `releases`.
+    pub fn releases_alias(&self) -> String {
+        format!("{}releases", self.search_index_prefix)
+    }
+}

@@ -2,7 +2,9 @@
 //! next). It reads only the read model, the search index and Redis; never the write
 //! model.
 
+mod cache;
 mod http;
+mod search;
 mod store;
 
 use std::{net::SocketAddr, time::Duration};
@@ -40,6 +42,10 @@ struct Cli {
     telemetry: TelemetryArgs,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    search: platform::config::SearchArgs,
+    #[command(flatten)]
+    cache: cache::CacheArgs,
 }
 
 #[derive(Subcommand)]
@@ -48,6 +54,15 @@ enum Command {
     Serve,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Print the search-engine body of a search (or, with `--suggest`, an autocomplete)
+    /// for `q`, e.g. to send the same query straight to the engine.
+    SearchBody {
+        /// The query text.
+        q: String,
+        /// The autocomplete query instead of the full-text one.
+        #[arg(long)]
+        suggest: bool,
+    },
 }
 
 #[tokio::main]
@@ -56,6 +71,15 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Openapi) => {
             println!("{}", http::openapi_json());
+            Ok(())
+        }
+        Some(Command::SearchBody { q, suggest }) => {
+            let body = if suggest {
+                search::suggest_body(&q, 10)
+            } else {
+                search::search_body(&q, &http::filters::Filters::default(), None, 0, 20)
+            };
+            println!("{body}");
             Ok(())
         }
         Some(Command::Serve) | None => serve(cli).await,
@@ -83,6 +107,20 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             async move { platform::db::is_reachable(&pool).await }
         })
     };
+    let search = search::SearchEngine::new(&cli.search.search_url, cli.search.releases_alias())
+        .context("search engine client")?;
+    let readiness = {
+        let search = search.clone();
+        readiness.check("search", move || {
+            let search = search.clone();
+            async move { search.is_reachable().await }
+        })
+    };
+    let catalog = http::CatalogState {
+        pool: pool.clone(),
+        cache: cache::Cache::connect(&cli.cache).await,
+        search,
+    };
     let state = http::AppState {
         pool,
         read_your_writes_wait: Duration::from_millis(cli.read_your_writes_wait_ms),
@@ -91,7 +129,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "query-api starting");
     platform::http::serve(
         cli.listen,
-        http::router(state, readiness, metrics),
+        http::router(state, readiness, metrics).push(http::catalog_router(catalog)),
         shutdown,
     )
     .await?;

@@ -218,6 +218,12 @@ impl Platform {
             ("CONSUMERS_LISTEN", format!("127.0.0.1:{consumers_port}")),
             ("CONSUMER_RETRY_BASE_MS", "50".to_owned()),
             ("OUTBOX_DELIVERY_TIMEOUT_MS", "5000".to_owned()),
+            (
+                "SEARCH_URL",
+                std::env::var("SEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:59200".to_owned()),
+            ),
+            ("SEARCH_INDEX_PREFIX", topic_prefix.to_lowercase()),
+            ("REDIS_KEY_PREFIX", topic_prefix.clone()),
         ]
         .into_iter()
         .chain(
@@ -315,6 +321,12 @@ impl Platform {
             .filter_map(|entry| fs::read_to_string(entry.path()).ok())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The environment every service of this platform gets, e.g. to run a one-off
+    /// command such as `consumers reindex` against it.
+    pub fn service_env(&self) -> &[(String, String)] {
+        &self.env
     }
 
     /// The full name of a topic under this test's prefix.

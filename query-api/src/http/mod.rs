@@ -1,5 +1,9 @@
 //! The HTTP surface of the query side.
 
+mod catalog;
+mod conditional;
+pub mod filters;
+mod search;
 mod users;
 
 use std::time::Duration;
@@ -33,9 +37,17 @@ pub struct AppState {
             `urn:anidex:problem:<slug>`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    paths(users::profile),
+    paths(
+        users::profile,
+        catalog::list, catalog::detail, catalog::episodes, catalog::genres, catalog::teams,
+        search::search, search::suggest
+    ),
     components(schemas(Problem)),
-    tags((name = "users", description = "Public user views"))
+    tags(
+        (name = "catalogue", description = "The catalogue, from the read model"),
+        (name = "search", description = "Full-text search and autocomplete"),
+        (name = "users", description = "Public user views")
+    )
 )]
 struct ApiDoc;
 
@@ -71,4 +83,25 @@ pub(crate) fn database_problem(error: &sqlx::Error) -> Problem {
             Problem::internal()
         }
     }
+}
+
+pub use catalog::CatalogState;
+
+/// The catalogue and search routes, compressed (brotli or gzip, as the client asks).
+/// They are public and read-only.
+pub fn catalog_router(state: CatalogState) -> Router {
+    let compression = salvo::compression::Compression::new()
+        .enable_brotli(salvo::compression::CompressionLevel::Fastest)
+        .enable_gzip(salvo::compression::CompressionLevel::Fastest)
+        .min_length(512);
+    Router::with_path("v1")
+        .hoop(compression)
+        .hoop(salvo::affix_state::inject(state))
+        .push(Router::with_path("releases").get(catalog::list))
+        .push(Router::with_path("releases/{id}").get(catalog::detail))
+        .push(Router::with_path("releases/{id}/episodes").get(catalog::episodes))
+        .push(Router::with_path("genres").get(catalog::genres))
+        .push(Router::with_path("teams").get(catalog::teams))
+        .push(Router::with_path("search").get(search::search))
+        .push(Router::with_path("suggest").get(search::suggest))
 }

@@ -1,3 +1,4 @@
 //! Queries against the read model.
 
+pub mod catalog;
 pub mod users;

@@ -4,8 +4,10 @@
 //!
 //! Run it with `scripts/test`, which starts the stack and builds the binaries first.
 
+mod catalogue_search;
 mod compose;
 mod contracts;
 mod delivery;
 mod parser;
 mod registration;
+mod search_relevance;

@@ -1,0 +1,387 @@
+//! `/v1/search` and `/v1/suggest`: full-text search and autocomplete over the search
+//! engine. Without the engine both answer 503 `search-unavailable` with `Retry-After`;
+//! the catalogue routes keep working from the read model.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "Problem is the single error shape of the API, built only on the error path"
+)]
+
+use std::collections::BTreeMap;
+
+use platform::http::Problem;
+use salvo::{Depot, Request, Response, handler, http::StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    catalog::state,
+    conditional::write_json,
+    filters::{self, DEFAULT_LIMIT, Filters, MAX_LIMIT},
+};
+use crate::search::{SearchError, folded};
+
+/// Longest query text, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+/// Deepest result reachable by `offset`.
+const MAX_OFFSET: i64 = 1000;
+/// Most suggestions per request.
+const MAX_SUGGESTIONS: i64 = 20;
+
+/// The `q` parameter, trimmed, with whitespace runs collapsed.
+fn query_text(req: &Request) -> Result<String, Problem> {
+    let raw = req.query::<String>("q").unwrap_or_default();
+    let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return Err(Problem::invalid_parameter("q", "q must not be empty"));
+    }
+    if text.chars().count() > MAX_QUERY_CHARS {
+        return Err(Problem::invalid_parameter(
+            "q",
+            format!("q must not exceed {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Problem::invalid_parameter(
+            "q",
+            "q must not contain control characters",
+        ));
+    }
+    Ok(text)
+}
+
+fn search_problem(error: &SearchError) -> Problem {
+    match error {
+        SearchError::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "search engine unavailable");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "search-unavailable",
+                "Search unavailable",
+            )
+            .detail(
+                "search is temporarily unavailable; the catalogue still answers at /v1/releases",
+            )
+            .retry_after(10)
+        }
+        SearchError::Rejected(detail) => {
+            tracing::error!(error = %detail, "search query rejected");
+            Problem::internal()
+        }
+    }
+}
+
+/// A search hit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHit {
+    /// Release id.
+    pub id: Uuid,
+    /// Main title.
+    pub title: String,
+    /// Kind.
+    pub kind: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Start year.
+    pub year: Option<i32>,
+    /// Genres.
+    pub genres: Vec<String>,
+    /// Score.
+    pub score: Option<f64>,
+    /// Popularity.
+    pub popularity: Option<i64>,
+    /// Poster URL.
+    pub poster_url: Option<String>,
+    /// Matching names with the matched words in `<em>`, by language field.
+    #[schema(example = json!({ "romaji": ["<em>Full</em> <em>Metal</em> <em>Panic</em>!"] }))]
+    pub highlights: BTreeMap<String, Vec<String>>,
+}
+
+/// One facet value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetCount {
+    /// The value.
+    pub value: String,
+    /// Matching releases with it.
+    pub count: i64,
+}
+
+/// Counts of matching releases per value.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Facets {
+    /// Per genre.
+    pub genres: Vec<FacetCount>,
+    /// Per kind.
+    pub kinds: Vec<FacetCount>,
+    /// Per start year, newest first.
+    pub years: Vec<FacetCount>,
+    /// Per status.
+    pub statuses: Vec<FacetCount>,
+}
+
+/// Search results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    /// Matching releases in total.
+    pub total: i64,
+    /// This page of hits.
+    pub items: Vec<SearchHit>,
+    /// Facet counts over every match.
+    pub facets: Facets,
+}
+
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+fn hit_of(hit: &Value) -> Option<SearchHit> {
+    let source = &hit["_source"];
+    let mut highlights = BTreeMap::new();
+    if let Some(fields) = hit["highlight"].as_object() {
+        for (field, fragments) in fields {
+            let language = field.trim_start_matches("title_").to_owned();
+            let fragments = fragments
+                .as_array()
+                .map(|all| all.iter().filter_map(text).collect())
+                .unwrap_or_default();
+            highlights.insert(language, fragments);
+        }
+    }
+    Some(SearchHit {
+        id: source["release_id"].as_str()?.parse().ok()?,
+        title: text(&source["main_title"]).unwrap_or_default(),
+        kind: text(&source["kind"]),
+        status: text(&source["status"]),
+        year: source["year"].as_i64().map(|year| year as i32),
+        genres: source["genres"]
+            .as_array()
+            .map(|all| all.iter().filter_map(text).collect())
+            .unwrap_or_default(),
+        score: source["score"].as_f64(),
+        popularity: source["popularity"].as_i64(),
+        poster_url: text(&source["poster_url"]),
+        highlights,
+    })
+}
+
+fn facet(aggregations: &Value, name: &str) -> Vec<FacetCount> {
+    aggregations[name]["buckets"]
+        .as_array()
+        .map(|buckets| {
+            buckets
+                .iter()
+                .map(|bucket| FacetCount {
+                    value: match &bucket["key"] {
+                        Value::String(key) => key.clone(),
+                        other => other.to_string(),
+                    },
+                    count: bucket["doc_count"].as_i64().unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Full-text search over every name of every release.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    description = "Searches every name of every release (Russian, English, romaji, Japanese, \
+        synonyms), tolerant of case, diacritics, ё/е, romaji long vowels, punctuation and typos. \
+        The text is searched as plain text: no query syntax.\n\n\
+        **Order.** Without `sort`, results are in relevance order (a query equal to a whole \
+        title comes first; popularity breaks near ties). With `sort`, the sort wins and \
+        relevance only breaks ties.\n\n\
+        Takes the same filters as `/v1/releases`. Facet counts cover every match.",
+    params(
+        ("q" = String, Query, description = "Search text, 1 to 200 characters", example = "стальная тревога"),
+        ("kind" = Option<String>, Query, description = "Comma-separated kinds"),
+        ("status" = Option<String>, Query, description = "Comma-separated statuses"),
+        ("year_from" = Option<i32>, Query, description = "Earliest start year", minimum = 1900, maximum = 2100),
+        ("year_to" = Option<i32>, Query, description = "Latest start year", minimum = 1900, maximum = 2100),
+        ("season" = Option<String>, Query, description = "Airing season", example = "winter_2016"),
+        ("genres" = Option<String>, Query, description = "Comma-separated genres, all required"),
+        ("exclude_genres" = Option<String>, Query, description = "Comma-separated genres, none allowed"),
+        ("age_rating" = Option<String>, Query, description = "Comma-separated age ratings"),
+        ("translation_type" = Option<String>, Query, description = "voice or subtitles"),
+        ("team" = Option<String>, Query, description = "A translation team"),
+        ("sort" = Option<String>, Query, description = "popularity, score, year, updated or title; absent = relevance"),
+        ("order" = Option<String>, Query, description = "asc or desc"),
+        ("limit" = Option<i64>, Query, description = "Hits per page, 1 to 100, default 20", minimum = 1, maximum = 100),
+        ("offset" = Option<i64>, Query, description = "Hits to skip, 0 to 1000", minimum = 0, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "Search results", body = SearchResults),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Invalid parameter (empty or over-long q, unknown enum value, limit over 100, ...)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The search engine is down; retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[handler]
+pub async fn search(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), Problem> {
+    let state = state(depot)?;
+    let text = query_text(req)?;
+    let filters = Filters::parse(req)?;
+    let sort = filters::sort(req)?;
+    let limit = filters::limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let offset = filters::integer(req, "offset", 0, MAX_OFFSET)?.unwrap_or(0);
+
+    let answer = state
+        .search
+        .search(&text, &filters, sort, offset, limit)
+        .await
+        .map_err(|error| search_problem(&error))?;
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let aggregations = &answer["aggregations"];
+    let results = SearchResults {
+        total: answer["hits"]["total"]["value"]
+            .as_i64()
+            .unwrap_or_default(),
+        items: hits.iter().filter_map(hit_of).collect(),
+        facets: Facets {
+            genres: facet(aggregations, "genres"),
+            kinds: facet(aggregations, "kinds"),
+            years: facet(aggregations, "years"),
+            statuses: facet(aggregations, "statuses"),
+        },
+    };
+    let body = serde_json::to_vec(&results).map_err(|_| Problem::internal())?;
+    write_json(req, res, body, "public, max-age=30");
+    Ok(())
+}
+
+/// One autocomplete item.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019aeb40-1111-7000-8000-000000000001", "matched_title": "Стальная тревога",
+    "matched_language": "ru", "title": "Full Metal Panic!", "kind": "tv", "year": 2002,
+    "poster_url": "https://example.org/posters/71.jpg"
+}))]
+pub struct Suggestion {
+    /// Release id.
+    pub id: Uuid,
+    /// The name that matched what was typed.
+    pub matched_title: String,
+    /// Its language (`ru`, `en`, `romaji`, `ja` or another code).
+    pub matched_language: String,
+    /// The main title.
+    pub title: String,
+    /// Kind.
+    pub kind: Option<String>,
+    /// Start year.
+    pub year: Option<i32>,
+    /// Poster URL.
+    pub poster_url: Option<String>,
+}
+
+/// Suggestions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestions {
+    /// Best first.
+    pub items: Vec<Suggestion>,
+}
+
+/// The name of `titles` that best explains the match: one starting with the query,
+/// else one containing each typed word's start, else the main title.
+fn matched_title(query: &str, titles: &[Value], main: &str) -> (String, String) {
+    let query_folded = folded(query);
+    let words: Vec<String> = query.split_whitespace().map(folded).collect();
+    let named = |title: &Value| -> Option<(String, String)> {
+        Some((text(&title["text"])?, text(&title["language"])?))
+    };
+    let all: Vec<(String, String)> = titles.iter().filter_map(named).collect();
+    let starts = all
+        .iter()
+        .find(|(name, _)| folded(name).starts_with(&query_folded));
+    let contains = || {
+        all.iter().find(|(name, _)| {
+            let name_folded = folded(name);
+            words.iter().all(|word| name_folded.contains(word.as_str()))
+        })
+    };
+    match starts.or_else(contains) {
+        Some(found) => found.clone(),
+        None => (
+            main.to_owned(),
+            all.iter()
+                .find(|(name, _)| name == main)
+                .map(|(_, language)| language.clone())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// Autocomplete: releases whose names start with what was typed.
+#[utoipa::path(
+    get,
+    path = "/v1/suggest",
+    tag = "search",
+    description = "For a search box: matches the beginnings of words of every name \
+        (`shinge` finds `Shingeki no Kyojin`), tolerates typos in whole words, and tells which \
+        name matched and in which language.",
+    params(
+        ("q" = String, Query, description = "What was typed so far, 1 to 200 characters", example = "shinge"),
+        ("limit" = Option<i64>, Query, description = "Suggestions, 1 to 20, default 10", minimum = 1, maximum = 20),
+    ),
+    responses(
+        (status = 200, description = "Suggestions", body = Suggestions),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The search engine is down; retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[handler]
+pub async fn suggest(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), Problem> {
+    let state = state(depot)?;
+    let text = query_text(req)?;
+    let limit = filters::limit(req, 10, MAX_SUGGESTIONS)?;
+
+    let answer = state
+        .search
+        .suggest(&text, limit)
+        .await
+        .map_err(|error| search_problem(&error))?;
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let items = hits
+        .iter()
+        .filter_map(|hit| {
+            let source = &hit["_source"];
+            let main = text_or_empty(&source["main_title"]);
+            let titles = source["titles"].as_array().cloned().unwrap_or_default();
+            let (matched_title, matched_language) = matched_title(&text, &titles, &main);
+            Some(Suggestion {
+                id: source["release_id"].as_str()?.parse().ok()?,
+                matched_title,
+                matched_language,
+                title: main,
+                kind: self::text(&source["kind"]),
+                year: source["year"].as_i64().map(|year| year as i32),
+                poster_url: self::text(&source["poster_url"]),
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec(&Suggestions { items }).map_err(|_| Problem::internal())?;
+    write_json(req, res, body, "public, max-age=60");
+    Ok(())
+}
+
+fn text_or_empty(value: &Value) -> String {
+    text(value).unwrap_or_default()
+}

@@ -1,0 +1,328 @@
+//! Queries to the search engine: full-text search with filters, facets and highlights,
+//! and autocomplete. The query text is only ever passed to `match`-family queries, so
+//! characters that mean something in the query_string syntax are searched as text.
+//! Only API common to Elasticsearch 8/9 and OpenSearch 2/3 is used.
+//!
+//! Ranking, in short (see `docs/search.md`): every name field is scored on its own and
+//! the best one counts (`dis_max` without tie breaker, never a sum across fields); a
+//! query equal to a whole name (after normalisation) gets a large constant bonus; the
+//! popularity of the release adds a small, logarithmic amount to break ties.
+
+use std::time::Duration;
+
+use elasticsearch::{
+    Elasticsearch, SearchParts,
+    http::transport::{SingleNodeConnectionPool, TransportBuilder},
+};
+use serde_json::{Value, json};
+
+use crate::http::filters::{Filters, Sort, SortField};
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The engine is unreachable or overloaded.
+    #[error("search engine unavailable: {0}")]
+    Unavailable(String),
+    /// The engine rejected the query (a bug on our side).
+    #[error("search engine rejected the query: {0}")]
+    Rejected(String),
+}
+
+/// Search engine settings are shared with the indexer: `platform::config::SearchArgs`.
+#[derive(Clone)]
+pub struct SearchEngine {
+    client: Elasticsearch,
+    alias: String,
+}
+
+/// Name fields by language, as mapped in `consumers/search/releases.json`.
+const LANGUAGE_FIELDS: &[&str] = &["title_ru", "title_en", "title_romaji", "title_other"];
+
+/// Fields returned with every hit.
+const SOURCE_FIELDS: &[&str] = &[
+    "release_id",
+    "main_title",
+    "kind",
+    "status",
+    "year",
+    "season",
+    "genres",
+    "score",
+    "popularity",
+    "poster_url",
+    "titles",
+];
+
+impl SearchEngine {
+    /// A client for `url` reading through `alias`.
+    pub fn new(url: &str, alias: String) -> anyhow::Result<Self> {
+        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url.parse()?))
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            client: Elasticsearch::new(transport),
+            alias,
+        })
+    }
+
+    /// True when the engine answers; for readiness.
+    pub async fn is_reachable(&self) -> bool {
+        let ping = self.client.ping().send();
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), ping).await,
+            Ok(Ok(response)) if response.status_code().is_success()
+        )
+    }
+
+    async fn run(&self, body: Value) -> Result<Value, SearchError> {
+        let indexes = [self.alias.as_str()];
+        let send = || {
+            self.client
+                .search(SearchParts::Index(&indexes))
+                .body(body.clone())
+                .send()
+        };
+        // A pooled keep-alive connection the engine already closed fails at once; a
+        // search is read-only, so one immediate retry on a fresh connection is safe.
+        let response = match send().await {
+            Ok(response) => response,
+            Err(first) => {
+                tracing::debug!(error = ?first, "search request failed, retrying once");
+                send()
+                    .await
+                    .map_err(|error| SearchError::Unavailable(format!("{error:?}")))?
+            }
+        };
+        let status = response.status_code();
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|error| SearchError::Unavailable(error.to_string()))?;
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let detail = format!("{status}: {}", answer["error"]);
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 404 {
+            return Err(SearchError::Unavailable(detail));
+        }
+        Err(SearchError::Rejected(detail))
+    }
+
+    /// Full-text search: hits, total, facets and highlights.
+    pub async fn search(
+        &self,
+        text: &str,
+        filters: &Filters,
+        sort: Option<Sort>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Value, SearchError> {
+        self.run(search_body(text, filters, sort, offset, limit))
+            .await
+    }
+
+    /// Autocomplete: releases whose names start with the words typed.
+    pub async fn suggest(&self, text: &str, limit: i64) -> Result<Value, SearchError> {
+        self.run(suggest_body(text, limit)).await
+    }
+}
+
+/// The body of a full-text search (also printed by `query-api search-body`, so the
+/// benchmark can send the very same query straight to the engine).
+pub fn search_body(
+    text: &str,
+    filters: &Filters,
+    sort: Option<Sort>,
+    offset: i64,
+    limit: i64,
+) -> Value {
+    let mut body = json!({
+        "from": offset,
+        "size": limit,
+        "track_total_hits": true,
+        "_source": SOURCE_FIELDS,
+        "query": ranked(text, matching(text), filter_clauses(filters), None),
+        "highlight": {
+            "pre_tags": ["<em>"],
+            "post_tags": ["</em>"],
+            "number_of_fragments": 0,
+            "fields": {
+                "title_ru": {}, "title_en": {}, "title_romaji": {}, "title_ja": {},
+                "title_other": {}
+            }
+        },
+        "aggs": {
+            "genres": { "terms": { "field": "genres", "size": 100 } },
+            "kinds": { "terms": { "field": "kind", "size": 10 } },
+            "years": { "terms": { "field": "year", "size": 200, "order": { "_key": "desc" } } },
+            "statuses": { "terms": { "field": "status", "size": 10 } }
+        }
+    });
+    if let Some(sort) = sort {
+        body["sort"] = sort_clause(sort);
+    }
+    body
+}
+
+/// The body of an autocomplete query.
+pub fn suggest_body(text: &str, limit: i64) -> Value {
+    // Constant scores: how rare a prefix is in one language field says nothing about
+    // which completion is meant, so every kind of match is worth a fixed amount and
+    // popularity orders releases that match the same way.
+    let constant =
+        |query: Value, boost: f64| json!({ "constant_score": { "filter": query, "boost": boost } });
+    let mut alternatives = Vec::new();
+    for field in LANGUAGE_FIELDS.iter().chain(&["title_ja"]) {
+        alternatives.push(constant(
+            json!({ "match": { format!("{field}.prefix"): { "query": text, "operator": "and" } } }),
+            10.0,
+        ));
+    }
+    for field in LANGUAGE_FIELDS {
+        alternatives.push(constant(
+            json!({ "match": { *field: {
+                "query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1
+            } } }),
+            6.0,
+        ));
+    }
+    alternatives.push(constant(
+        json!({ "match": { "title_ja": { "query": text, "minimum_should_match": "75%" } } }),
+        8.0,
+    ));
+    let query = json!({ "dis_max": { "tie_breaker": 0.0, "queries": alternatives } });
+    // A name that starts with what was typed (as a whole, not word by word) is the
+    // likeliest completion; it gets a constant bonus, and popularity orders those.
+    let starts_a_name = json!({ "constant_score": {
+        "filter": { "prefix": { "names_exact": folded(text) } },
+        "boost": 5.0
+    } });
+    json!({
+        "size": limit,
+        "_source": SOURCE_FIELDS,
+        "query": ranked(text, query, Vec::new(), Some(starts_a_name)),
+    })
+}
+
+/// The text part of a search: each name field scored alone, best field wins.
+fn matching(text: &str) -> Value {
+    let mut alternatives = Vec::new();
+    for field in LANGUAGE_FIELDS {
+        alternatives.push(json!({ "match_phrase": { *field: { "query": text, "boost": 3.0 } } }));
+        alternatives.push(json!({ "match": { *field: {
+            "query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1,
+            "boost": 2.0
+        } } }));
+        alternatives.push(json!({ "match": { *field: {
+            "query": text, "minimum_should_match": "2<70%", "fuzziness": "AUTO",
+            "prefix_length": 1, "boost": 0.7
+        } } }));
+        // Joined forms (`dgrayman`, `rezero`): shingles glued without separators.
+        alternatives.push(json!({ "match": { format!("{field}.joined"): {
+            "query": text, "minimum_should_match": "2<60%", "boost": 1.5
+        } } }));
+        alternatives.push(json!({ "match": { format!("{field}.prefix"): {
+            "query": text, "operator": "and", "boost": 1.5
+        } } }));
+    }
+    alternatives.push(json!({ "match": { "title_ru.plain": {
+        "query": text, "operator": "and", "boost": 2.0
+    } } }));
+    alternatives.push(json!({ "match": { "title_ja": {
+        "query": text, "minimum_should_match": "75%", "boost": 2.0
+    } } }));
+    alternatives.push(json!({ "match": { "title_ja.prefix": {
+        "query": text, "operator": "and", "boost": 1.5
+    } } }));
+    json!({ "dis_max": { "tie_breaker": 0.0, "queries": alternatives } })
+}
+
+/// Adds the exact-name bonus, the filters and the popularity tie breaker.
+fn ranked(text: &str, text_query: Value, mut filters: Vec<Value>, extra: Option<Value>) -> Value {
+    filters.push(json!({ "term": { "deleted": false } }));
+    let mut should = vec![json!({ "constant_score": {
+        "filter": { "match": { "names_exact": { "query": text } } },
+        "boost": 30.0
+    } })];
+    should.extend(extra);
+    json!({ "function_score": {
+        "query": { "bool": {
+            "must": [text_query],
+            "should": should,
+            "filter": filters
+        } },
+        "functions": [{ "field_value_factor": {
+            "field": "popularity", "modifier": "log1p", "missing": 0, "factor": 1.0
+        }, "weight": 0.5 }],
+        "score_mode": "sum",
+        "boost_mode": "sum"
+    } })
+}
+
+fn filter_clauses(filters: &Filters) -> Vec<Value> {
+    let mut clauses = Vec::new();
+    if !filters.kinds.is_empty() {
+        clauses.push(json!({ "terms": { "kind": filters.kinds } }));
+    }
+    if !filters.statuses.is_empty() {
+        clauses.push(json!({ "terms": { "status": filters.statuses } }));
+    }
+    if filters.year_from.is_some() || filters.year_to.is_some() {
+        clauses.push(
+            json!({ "range": { "year": { "gte": filters.year_from, "lte": filters.year_to } } }),
+        );
+    }
+    if let Some((season, year)) = &filters.season {
+        clauses.push(json!({ "term": { "season": format!("{season}_{year}") } }));
+    }
+    for genre in &filters.genres {
+        clauses.push(json!({ "term": { "genres": genre } }));
+    }
+    if !filters.exclude_genres.is_empty() {
+        clauses.push(json!({ "bool": { "must_not": [
+            { "terms": { "genres": filters.exclude_genres } }
+        ] } }));
+    }
+    if !filters.age_ratings.is_empty() {
+        clauses.push(json!({ "terms": { "age_rating": filters.age_ratings } }));
+    }
+    if let Some(kind) = &filters.translation_type {
+        clauses.push(json!({ "term": { "translation_kinds": kind } }));
+    }
+    if let Some(team) = &filters.team {
+        clauses.push(json!({ "term": { "teams": team } }));
+    }
+    clauses
+}
+
+fn sort_clause(sort: Sort) -> Value {
+    let field = match sort.field {
+        SortField::Popularity => "popularity",
+        SortField::Score => "score",
+        SortField::Year => "year",
+        SortField::Updated => "updated_at",
+        SortField::Title => "sort_title",
+    };
+    let order = if sort.descending { "desc" } else { "asc" };
+    json!([{ field: { "order": order, "missing": "_last" } }, "_score", { "release_id": "asc" }])
+}
+
+/// Lower-case letters and digits only, `ё` as `е`, common Latin diacritics dropped: the
+/// `exact` normalizer of the mapping, for queries the engine does not normalise
+/// (`prefix`), and to tell which name matched.
+pub fn folded(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .filter_map(|c| match c {
+            'ё' => Some('е'),
+            'ā' | 'â' | 'á' | 'à' | 'ä' => Some('a'),
+            'ē' | 'ê' | 'é' | 'è' | 'ë' => Some('e'),
+            'ī' | 'î' | 'í' | 'ì' | 'ï' => Some('i'),
+            'ō' | 'ô' | 'ó' | 'ò' | 'ö' => Some('o'),
+            'ū' | 'û' | 'ú' | 'ù' | 'ü' => Some('u'),
+            c if c.is_alphanumeric() => Some(c),
+            _ => None,
+        })
+        .collect()
+}
