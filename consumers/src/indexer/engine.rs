@@ -10,7 +10,7 @@ use elasticsearch::{
         request::JsonBody,
         transport::{SingleNodeConnectionPool, TransportBuilder},
     },
-    indices::{IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts},
+    indices::{IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesRefreshParts},
 };
 use serde_json::{Value, json};
 
@@ -136,6 +136,18 @@ impl Engine {
                 Some(JsonBody::new(json!({ "actions": actions }))),
                 None,
             )
+            .await?;
+        checked(response).await.map(drop)
+    }
+
+    /// Makes everything written to `index` searchable now, rather than at the next
+    /// periodic refresh; a reindex does this before it moves the alias.
+    pub async fn refresh(&self, index: &str) -> Result<(), EngineError> {
+        let response = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[index]))
+            .send()
             .await?;
         checked(response).await.map(drop)
     }

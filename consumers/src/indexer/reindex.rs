@@ -1,6 +1,6 @@
 //! `consumers reindex`: builds the next version of the release index from the read
 //! model and swaps the alias to it in one atomic `_aliases` call, so queries keep
-//! answering from the old index until the new one is complete.
+//! answering from the old index until the new one is complete and refreshed.
 //!
 //! The live indexer keeps writing through the alias meanwhile, that is into the old
 //! index. To not lose those writes, a catch-up pass re-copies every row the read model
@@ -115,9 +115,11 @@ pub async fn run(pool: &PgPool, engine: &Engine) -> Result<String, ReindexError>
         clock.elapsed().as_secs_f64()
     );
 
+    engine.refresh(&index).await?;
     engine.swap_alias(&index, &previous).await?;
     println!("reindex: alias {} now points at {index}", engine.alias());
     let caught_up = copy(pool, engine, &index, Some(started_at)).await?;
+    engine.refresh(&index).await?;
     println!("reindex: {caught_up} releases changed during the copy, re-copied");
     for old in previous.iter().filter(|old| **old != index) {
         engine.delete_index(old).await?;
