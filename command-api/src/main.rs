@@ -1,6 +1,7 @@
 //! `command-api`: accepts commands over HTTP, writes the write model and its outbox
 //! in one transaction, and runs the outbox relay that publishes events to Kafka.
 
+mod audit;
 mod commands;
 mod domain;
 mod http;
@@ -12,8 +13,9 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use platform::{
+    auth::{TokenArgs, TokenKeys},
     config::{DatabaseArgs, KafkaArgs, TelemetryArgs},
-    http::{HttpArgs, MetricsRecorder, Readiness},
+    http::{CorsArgs, HttpArgs, MetricsRecorder, RateLimitArgs, RateLimiter, Readiness},
     shutdown::Shutdown,
 };
 
@@ -54,6 +56,36 @@ struct Cli {
     password_hashing: PasswordHashingArgs,
     #[command(flatten)]
     relay_args: RelayArgs,
+    #[command(flatten)]
+    tokens: TokenArgs,
+    #[command(flatten)]
+    rate_limits: RateLimitArgs,
+    #[command(flatten)]
+    cors: CorsArgs,
+
+    /// Lifetime of a refresh token, in seconds (30 days by default).
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    refresh_token_ttl_secs: u64,
+
+    #[command(flatten)]
+    bootstrap: BootstrapAdminArgs,
+}
+
+/// The first administrator, created at start-up when no administrator exists yet.
+/// All three must be set for it to happen.
+#[derive(clap::Args, Clone)]
+struct BootstrapAdminArgs {
+    /// Email of the administrator to create when there is none.
+    #[arg(long, env = "BOOTSTRAP_ADMIN_EMAIL", hide_env_values = true)]
+    bootstrap_admin_email: Option<String>,
+
+    /// Username of that administrator.
+    #[arg(long, env = "BOOTSTRAP_ADMIN_USERNAME")]
+    bootstrap_admin_username: Option<String>,
+
+    /// Password of that administrator (subject to the password policy).
+    #[arg(long, env = "BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    bootstrap_admin_password: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -62,17 +94,108 @@ enum Command {
     Serve,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Create an administrator and exit. The password comes from `ADMIN_PASSWORD`,
+    /// or from the first line of standard input.
+    CreateAdmin {
+        /// The administrator's email address.
+        #[arg(long)]
+        email: String,
+        /// The administrator's username.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
+    match &cli.command {
         Some(Command::Openapi) => {
             println!("{}", http::openapi_json());
             Ok(())
         }
+        Some(Command::CreateAdmin { email, username }) => {
+            let (email, username) = (email.clone(), username.clone());
+            create_admin(cli, &email, &username).await
+        }
         Some(Command::Serve) | None => serve(cli).await,
+    }
+}
+
+async fn connect(cli: &Cli) -> anyhow::Result<sqlx::PgPool> {
+    platform::db::connect_and_migrate(&cli.database, "write", &MIGRATIONS, Duration::from_secs(30))
+        .await
+        .context("preparing the write database")
+}
+
+fn command_context(cli: &Cli, pool: sqlx::PgPool) -> anyhow::Result<CommandContext> {
+    Ok(CommandContext {
+        pool,
+        hasher: PasswordHasher::new(&cli.password_hashing)
+            .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?,
+        password_policy: cli.password_hashing.policy(),
+        tokens: TokenKeys::new(&cli.tokens).context("access-token keys")?,
+        refresh_token_ttl: Duration::from_secs(cli.refresh_token_ttl_secs),
+        topics: Topics::new(&cli.kafka),
+    })
+}
+
+async fn create_admin(cli: Cli, email: &str, username: &str) -> anyhow::Result<()> {
+    platform::telemetry::init(&cli.telemetry)?;
+    let password = match std::env::var("ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let pool = connect(&cli).await?;
+    let ctx = command_context(&cli, pool)?;
+    let created = commands::accounts::create_admin(&ctx, email, username, &password)
+        .await
+        .map_err(|error| match error {
+            commands::accounts::RegisterError::Invalid(errors) => {
+                let reasons: Vec<String> = errors
+                    .into_iter()
+                    .map(|error| format!("{}: {}", error.field, error.message))
+                    .collect();
+                anyhow::anyhow!("the administrator is invalid: {}", reasons.join("; "))
+            }
+            error => anyhow::Error::new(error),
+        })?;
+    println!("{}", created.user_id);
+    Ok(())
+}
+
+/// Creates the configured administrator if there is no administrator yet.
+async fn bootstrap_admin(cli: &Cli, ctx: &CommandContext) -> anyhow::Result<()> {
+    let BootstrapAdminArgs {
+        bootstrap_admin_email: Some(email),
+        bootstrap_admin_username: Some(username),
+        bootstrap_admin_password: Some(password),
+    } = &cli.bootstrap
+    else {
+        return Ok(());
+    };
+    if commands::accounts::admin_exists(ctx).await? {
+        return Ok(());
+    }
+    match commands::accounts::create_admin(ctx, email, username, password).await {
+        Ok(created) => {
+            tracing::info!(user.id = %created.user_id, "bootstrap administrator created");
+            Ok(())
+        }
+        // Another instance created it at the same moment.
+        Err(
+            commands::accounts::RegisterError::EmailTaken
+            | commands::accounts::RegisterError::UsernameTaken,
+        ) => Ok(()),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context("creating the bootstrap administrator"))
+        }
     }
 }
 
@@ -81,14 +204,11 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     let metrics = MetricsRecorder::install()?;
     let shutdown = Shutdown::on_signals();
 
-    let pool = platform::db::connect_and_migrate(
-        &cli.database,
-        "write",
-        &MIGRATIONS,
-        Duration::from_secs(30),
-    )
-    .await
-    .context("preparing the write database")?;
+    let pool = connect(&cli).await?;
+    let commands = command_context(&cli, pool.clone())?;
+    bootstrap_admin(&cli, &commands).await?;
+    let rate_limiter = RateLimiter::new(&cli.rate_limits).context("rate limits")?;
+    let cors = platform::http::cors_handler(&cli.cors).context("CORS")?;
 
     let topics = Topics::new(&cli.kafka);
     let relay = cli.relay.then(|| {
@@ -105,28 +225,31 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     });
 
     let state = http::AppState {
-        commands: CommandContext {
-            pool: pool.clone(),
-            hasher: PasswordHasher::new(&cli.password_hashing)
-                .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?,
-            topics,
-        },
+        tokens: commands.tokens.clone(),
+        commands,
         max_body_bytes: cli.http.max_body_bytes,
+        rate_limiter: rate_limiter.clone(),
     };
     // Kafka is not a readiness dependency: commands are accepted while it is down
-    // and their events wait in the outbox.
+    // and their events wait in the outbox. Redis is one: sign-in refuses without it.
     let readiness = {
         let pool = pool.clone();
-        Readiness::default().check("postgres", move || {
-            let pool = pool.clone();
-            async move { platform::db::is_reachable(&pool).await }
-        })
+        Readiness::default()
+            .check("postgres", move || {
+                let pool = pool.clone();
+                async move { platform::db::is_reachable(&pool).await }
+            })
+            .check("redis", move || {
+                let limiter = rate_limiter.clone();
+                async move { limiter.is_reachable().await }
+            })
     };
 
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "command-api starting");
-    platform::http::serve(
+    platform::http::serve_with_cors(
         cli.listen,
         http::router(state, readiness, metrics),
+        Some(cors),
         shutdown,
     )
     .await?;

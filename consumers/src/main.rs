@@ -163,7 +163,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Group::Projector => {
                 let spec = GroupSpec {
                     name: "projector",
-                    topics: vec![cli.kafka.name(schemas::topics::ACCOUNT_EVENTS)],
+                    topics: vec![
+                        cli.kafka.name(schemas::topics::ACCOUNT_EVENTS),
+                        cli.kafka.name(schemas::topics::AUDIT_EVENTS),
+                    ],
                 };
                 let handler = Arc::new(projector::Projector::new(read_pool.clone()));
                 groups.spawn(runtime::run_group(

@@ -12,8 +12,9 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use platform::{
+    auth::{TokenArgs, TokenKeys},
     config::{DatabaseArgs, TelemetryArgs},
-    http::{MetricsRecorder, Readiness},
+    http::{CorsArgs, MetricsRecorder, RateLimitArgs, RateLimiter, Readiness},
     shutdown::Shutdown,
 };
 
@@ -42,6 +43,12 @@ struct Cli {
     telemetry: TelemetryArgs,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    tokens: TokenArgs,
+    #[command(flatten)]
+    rate_limits: RateLimitArgs,
+    #[command(flatten)]
+    cors: CorsArgs,
     #[command(flatten)]
     search: platform::config::SearchArgs,
     #[command(flatten)]
@@ -100,12 +107,21 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     .await
     .context("preparing the read database")?;
 
+    let tokens = TokenKeys::new(&cli.tokens).context("access-token keys")?;
+    let rate_limiter = RateLimiter::new(&cli.rate_limits).context("rate limits")?;
+    let cors = platform::http::cors_handler(&cli.cors).context("CORS")?;
     let readiness = {
         let pool = pool.clone();
-        Readiness::default().check("postgres", move || {
-            let pool = pool.clone();
-            async move { platform::db::is_reachable(&pool).await }
-        })
+        let limiter = rate_limiter.clone();
+        Readiness::default()
+            .check("postgres", move || {
+                let pool = pool.clone();
+                async move { platform::db::is_reachable(&pool).await }
+            })
+            .check("redis", move || {
+                let limiter = limiter.clone();
+                async move { limiter.is_reachable().await }
+            })
     };
     let search = search::SearchEngine::new(&cli.search.search_url, cli.search.releases_alias())
         .context("search engine client")?;
@@ -124,12 +140,15 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     let state = http::AppState {
         pool,
         read_your_writes_wait: Duration::from_millis(cli.read_your_writes_wait_ms),
+        rate_limiter,
+        tokens,
     };
 
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "query-api starting");
-    platform::http::serve(
+    platform::http::serve_with_cors(
         cli.listen,
         http::router(state, readiness, metrics).push(http::catalog_router(catalog)),
+        Some(cors),
         shutdown,
     )
     .await?;

@@ -42,3 +42,86 @@ pub enum Role {
     /// Also manages roles and imports.
     Admin,
 }
+
+/// A user signed in with their password. Carries nothing but who and when: no
+/// address, no device, no credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserLoggedIn {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// When the sign-in succeeded.
+    pub logged_in_at: DateTime<Utc>,
+}
+
+impl DomainEvent for UserLoggedIn {
+    const EVENT_TYPE: &'static str = "user.logged_in";
+    const SCHEMA_VERSION: u32 = 1;
+    const AGGREGATE_TYPE: &'static str = "user";
+}
+
+/// An administrator changed a user's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserRoleChanged {
+    /// The user whose role changed.
+    pub user_id: Uuid,
+    /// The role before the change.
+    pub previous_role: Role,
+    /// The role after the change.
+    pub role: Role,
+    /// The administrator who changed it.
+    pub changed_by: Uuid,
+    /// When it changed.
+    pub changed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for UserRoleChanged {
+    const EVENT_TYPE: &'static str = "user.role_changed";
+    const SCHEMA_VERSION: u32 = 1;
+    const AGGREGATE_TYPE: &'static str = "user";
+}
+
+/// A user changed their password; every session of theirs was revoked with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserPasswordChanged {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// When the password changed.
+    pub changed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for UserPasswordChanged {
+    const EVENT_TYPE: &'static str = "user.password_changed";
+    const SCHEMA_VERSION: u32 = 1;
+    const AGGREGATE_TYPE: &'static str = "user";
+}
+
+/// Why sessions were revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionsRevokedReason {
+    /// The user signed out everywhere.
+    LogoutAll,
+    /// The password changed.
+    PasswordChanged,
+    /// An already-used refresh token was presented again: its family was revoked.
+    RefreshTokenReused,
+}
+
+/// Sessions (refresh-token families) of a user were revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserSessionsRevoked {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// Why.
+    pub reason: SessionsRevokedReason,
+    /// How many sessions were still active and are now revoked.
+    pub sessions: u32,
+    /// When.
+    pub revoked_at: DateTime<Utc>,
+}
+
+impl DomainEvent for UserSessionsRevoked {
+    const EVENT_TYPE: &'static str = "user.sessions_revoked";
+    const SCHEMA_VERSION: u32 = 1;
+    const AGGREGATE_TYPE: &'static str = "user";
+}

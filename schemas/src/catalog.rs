@@ -3,7 +3,7 @@
 
 use schemars::{Schema, schema_for};
 
-use crate::{DomainEvent, Envelope, accounts, releases, topics};
+use crate::{DomainEvent, Envelope, accounts, audit, releases, topics};
 
 /// One event type as published.
 pub struct EventType {
@@ -33,6 +33,11 @@ const fn entry<P: DomainEvent>(topic: &'static str) -> EventType {
 /// Every event type the platform publishes.
 pub const EVENT_TYPES: &[EventType] = &[
     entry::<accounts::UserRegistered>(topics::ACCOUNT_EVENTS),
+    entry::<accounts::UserLoggedIn>(topics::ACCOUNT_EVENTS),
+    entry::<accounts::UserRoleChanged>(topics::ACCOUNT_EVENTS),
+    entry::<accounts::UserPasswordChanged>(topics::ACCOUNT_EVENTS),
+    entry::<accounts::UserSessionsRevoked>(topics::ACCOUNT_EVENTS),
+    entry::<audit::AuditRecorded>(topics::AUDIT_EVENTS),
     entry::<releases::ReleaseUpserted>(topics::CATALOG_EVENTS),
     entry::<releases::ReleaseDeleted>(topics::CATALOG_EVENTS),
     entry::<releases::ReleaseSourcesUpserted>(topics::CATALOG_EVENTS),

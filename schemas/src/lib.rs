@@ -12,6 +12,7 @@
 //! earlier version still deserializes.
 
 pub mod accounts;
+pub mod audit;
 pub mod catalog;
 pub mod envelope;
 pub mod imports;

@@ -6,6 +6,8 @@
 pub const CATALOG_EVENTS: &str = "catalog.events";
 /// Events of user accounts: registration, logins, roles.
 pub const ACCOUNT_EVENTS: &str = "account.events";
+/// The audit trail of moderator and administrator commands.
+pub const AUDIT_EVENTS: &str = "audit.events";
 /// Events of user libraries: list entries, favourites, scores, progress.
 pub const LIBRARY_EVENTS: &str = "library.events";
 /// Events of catalogue imports: started, progressed, finished.

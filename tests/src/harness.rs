@@ -51,7 +51,11 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct StackEnv {
     pub database_url: String,
     pub kafka_brokers: String,
+    pub redis_url: String,
 }
+
+/// The access-token signing keys every test platform gets (`kid:secret`).
+pub const TEST_JWT_KEYS: &str = "test-1:e2e-only-secret-0123456789abcdef0123456789";
 
 pub fn stack_env() -> StackEnv {
     StackEnv {
@@ -59,6 +63,8 @@ pub fn stack_env() -> StackEnv {
             .unwrap_or_else(|_| "postgres://anime:anime@127.0.0.1:55432/anime".to_owned()),
         kafka_brokers: std::env::var("KAFKA_BROKERS")
             .unwrap_or_else(|_| "127.0.0.1:59092".to_owned()),
+        redis_url: std::env::var("REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:56379".to_owned()),
     }
 }
 
@@ -218,6 +224,13 @@ impl Platform {
             ("CONSUMERS_LISTEN", format!("127.0.0.1:{consumers_port}")),
             ("CONSUMER_RETRY_BASE_MS", "50".to_owned()),
             ("OUTBOX_DELIVERY_TIMEOUT_MS", "5000".to_owned()),
+            ("REDIS_URL", stack.redis_url.clone()),
+            ("JWT_KEYS", TEST_JWT_KEYS.to_owned()),
+            ("JWT_ACTIVE_KID", "test-1".to_owned()),
+            // The suite registers many users from 127.0.0.1; the rate-limit test sets
+            // its own low limits.
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+            ("RATE_LIMIT_PER_MINUTE", "1000000".to_owned()),
             (
                 "SEARCH_URL",
                 std::env::var("SEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:59200".to_owned()),
@@ -350,7 +363,7 @@ impl Platform {
             .register(&json!({
                 "email": format!("{username}@example.org"),
                 "username": username,
-                "password": "a long enough passphrase",
+                "password": "velvet kettle orbit marmalade",
             }))
             .await;
         assert_eq!(response.status(), 201, "registering {username}");

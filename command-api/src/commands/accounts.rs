@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::CommandContext;
 use crate::{
+    audit::{self, AuditContext, AuditEntry},
     domain::accounts::Registration,
     outbox,
     store::accounts::{self as users, NewUser, SaveUserError},
@@ -64,9 +65,44 @@ pub async fn register(
     ctx: &CommandContext,
     command: Register,
 ) -> Result<Registered, RegisterError> {
-    let registration = Registration::validate(&command.email, &command.username, &command.password)
-        .map_err(RegisterError::Invalid)?;
+    let registration = Registration::validate(
+        &command.email,
+        &command.username,
+        &command.password,
+        &ctx.password_policy,
+    )
+    .map_err(RegisterError::Invalid)?;
+    save_new_user(ctx, registration, Role::User, command.correlation_id).await
+}
 
+/// Creates the first administrator (from the `create-admin` subcommand or the
+/// bootstrap settings), with an audit entry whose actor is the platform itself.
+pub async fn create_admin(
+    ctx: &CommandContext,
+    email: &str,
+    username: &str,
+    password: &str,
+) -> Result<Registered, RegisterError> {
+    let registration = Registration::validate(email, username, password, &ctx.password_policy)
+        .map_err(RegisterError::Invalid)?;
+    let correlation_id = Uuid::now_v7().to_string();
+    save_new_user(ctx, registration, Role::Admin, correlation_id).await
+}
+
+/// True when an administrator exists already.
+pub async fn admin_exists(ctx: &CommandContext) -> Result<bool, RegisterError> {
+    let mut conn = ctx.pool.acquire().await.map_err(RegisterError::Database)?;
+    users::admin_exists(&mut conn)
+        .await
+        .map_err(RegisterError::Database)
+}
+
+async fn save_new_user(
+    ctx: &CommandContext,
+    registration: Registration,
+    role: Role,
+    correlation_id: String,
+) -> Result<Registered, RegisterError> {
     let hasher = ctx.hasher.clone();
     let password = registration.password.clone();
     let password_hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
@@ -81,18 +117,18 @@ pub async fn register(
         email: &registration.email,
         username: &registration.username,
         password_hash: &password_hash,
-        role: Role::User,
+        role,
         created_at: now,
     };
     let event = Envelope::new(
         user_id.to_string(),
         1,
-        command.correlation_id,
+        correlation_id.clone(),
         Actor::User { id: user_id },
         UserRegistered {
             user_id,
             username: registration.username.clone(),
-            role: Role::User,
+            role,
             registered_at: now,
         },
     );
@@ -108,9 +144,23 @@ pub async fn register(
     outbox::append(&mut tx, &ctx.topics.account_events, &event)
         .await
         .map_err(RegisterError::Database)?;
+    if role != Role::User {
+        let context = AuditContext {
+            actor: None,
+            request_id: correlation_id,
+        };
+        let entry = AuditEntry {
+            action: "user.create_privileged",
+            target: format!("user:{user_id}"),
+            details: serde_json::json!({ "role": role }),
+        };
+        audit::record(&mut tx, &ctx.topics.audit_events, &context, entry)
+            .await
+            .map_err(RegisterError::Database)?;
+    }
     tx.commit().await.map_err(RegisterError::Database)?;
 
-    tracing::info!(user.id = %user_id, "user registered");
+    tracing::info!(user.id = %user_id, user.role = ?role, "user registered");
     Ok(Registered {
         user_id,
         username: registration.username,

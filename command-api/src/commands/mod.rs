@@ -2,11 +2,15 @@
 //! new state and its events to the outbox in one transaction.
 
 pub mod accounts;
+pub mod roles;
+pub mod sessions;
 
-use platform::config::KafkaArgs;
+use std::time::Duration;
+
+use platform::{auth::TokenKeys, config::KafkaArgs};
 use sqlx::PgPool;
 
-use crate::domain::accounts::PasswordHasher;
+use crate::domain::{accounts::PasswordHasher, passwords::PasswordPolicy};
 
 /// What command handlers need.
 #[derive(Clone)]
@@ -15,6 +19,12 @@ pub struct CommandContext {
     pub pool: PgPool,
     /// Password hashing at the configured cost.
     pub hasher: PasswordHasher,
+    /// What a new password must be.
+    pub password_policy: PasswordPolicy,
+    /// Signs access tokens.
+    pub tokens: TokenKeys,
+    /// Lifetime of a refresh token (and so of an idle session).
+    pub refresh_token_ttl: Duration,
     /// Resolved topic names.
     pub topics: Topics,
 }
@@ -24,6 +34,8 @@ pub struct CommandContext {
 pub struct Topics {
     /// Where account events go.
     pub account_events: String,
+    /// Where audit entries go.
+    pub audit_events: String,
 }
 
 impl Topics {
@@ -31,11 +43,12 @@ impl Topics {
     pub fn new(kafka: &KafkaArgs) -> Self {
         Self {
             account_events: kafka.name(schemas::topics::ACCOUNT_EVENTS),
+            audit_events: kafka.name(schemas::topics::AUDIT_EVENTS),
         }
     }
 
     /// Every topic the command side publishes to.
     pub fn all(&self) -> Vec<String> {
-        vec![self.account_events.clone()]
+        vec![self.account_events.clone(), self.audit_events.clone()]
     }
 }

@@ -1,7 +1,11 @@
 //! Accounts: registration rules and password hashing.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 use platform::http::FieldError;
+
+use super::passwords::{self, PasswordPolicy};
 
 /// Argon2id cost parameters, from configuration.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,16 +24,45 @@ pub struct PasswordHashingArgs {
     #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
+
+    /// Least zxcvbn strength score (0 to 4) of a new password.
+    #[arg(long, env = "PASSWORD_MIN_SCORE", default_value_t = 3,
+          value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub password_min_score: u8,
 }
 
-/// Hashes passwords with argon2id at the configured cost.
+impl PasswordHashingArgs {
+    /// The password policy these settings describe.
+    pub fn policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            min_score: self.password_min_score,
+        }
+    }
+}
+
+/// Hashes and verifies passwords with argon2id at the configured cost.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    /// A hash of a random password at the current cost. Logins of unknown accounts
+    /// verify against it, so they cost what a known account's login costs.
+    dummy_hash: std::sync::Arc<String>,
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Wrong password (or an unusable stored hash).
+    Mismatch,
+    /// Right password, hash at the current cost.
+    Match,
+    /// Right password, but the hash is cheaper than the configured cost: re-hash it.
+    MatchNeedsRehash,
 }
 
 impl PasswordHasher {
-    /// A hasher with the given cost parameters.
+    /// A hasher with the given cost parameters. Hashes a dummy password, so it takes
+    /// one hash's time.
     pub fn new(args: &PasswordHashingArgs) -> Result<Self, argon2::Error> {
         let params = Params::new(
             args.argon2_memory_kib,
@@ -37,7 +70,54 @@ impl PasswordHasher {
             args.argon2_parallelism,
             None,
         )?;
-        Ok(Self { params })
+        let mut hasher = Self {
+            params,
+            dummy_hash: std::sync::Arc::new(String::new()),
+        };
+        let random: [u8; 32] = rand::random();
+        let dummy_password: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+        let dummy_hash = hasher
+            .hash(&dummy_password)
+            .map_err(|_| argon2::Error::AlgorithmInvalid)?;
+        hasher.dummy_hash = std::sync::Arc::new(dummy_hash);
+        Ok(hasher)
+    }
+
+    /// Checks `password` against a stored PHC string. CPU-heavy: call it from a
+    /// blocking task.
+    pub fn verify(&self, password: &str, stored: &str) -> Verification {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return Verification::Mismatch;
+        };
+        if self
+            .argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
+            return Verification::Mismatch;
+        }
+        if self.is_weaker_than_configured(&parsed) {
+            Verification::MatchNeedsRehash
+        } else {
+            Verification::Match
+        }
+    }
+
+    /// Spends the work of one verification without a stored hash to compare with.
+    pub fn verify_dummy(&self, password: &str) {
+        let _ = self.verify(password, &self.dummy_hash);
+    }
+
+    fn is_weaker_than_configured(&self, hash: &PasswordHash) -> bool {
+        if hash.algorithm.as_str() != "argon2id" {
+            return true;
+        }
+        let Ok(stored) = Params::try_from(hash) else {
+            return true;
+        };
+        stored.m_cost() < self.params.m_cost()
+            || stored.t_cost() < self.params.t_cost()
+            || stored.p_cost() < self.params.p_cost()
     }
 
     fn argon2(&self) -> Argon2<'static> {
@@ -67,15 +147,19 @@ pub struct Registration {
 
 /// Limits of registration fields.
 pub const USERNAME_LENGTH: std::ops::RangeInclusive<usize> = 3..=32;
-/// Limits of the password length, in characters.
-pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 10..=256;
 const EMAIL_MAX_LENGTH: usize = 254;
 
 impl Registration {
     /// Checks every field and reports every broken rule at once.
-    pub fn validate(email: &str, username: &str, password: &str) -> Result<Self, Vec<FieldError>> {
+    pub fn validate(
+        email: &str,
+        username: &str,
+        password: &str,
+        policy: &PasswordPolicy,
+    ) -> Result<Self, Vec<FieldError>> {
         let email = email.trim().to_lowercase();
         let username = username.trim().to_owned();
+        let password = passwords::normalise(password);
         let mut errors = Vec::new();
         let mut reject = |field: &str, message: String| {
             errors.push(FieldError {
@@ -106,22 +190,16 @@ impl Registration {
                     .to_owned(),
             );
         }
-        if !PASSWORD_LENGTH.contains(&password.chars().count()) {
-            reject(
-                "password",
-                format!(
-                    "must be {} to {} characters",
-                    PASSWORD_LENGTH.start(),
-                    PASSWORD_LENGTH.end()
-                ),
-            );
+        let local_part = email.split('@').next().unwrap_or_default();
+        for message in policy.violations(&password, &[&username, local_part]) {
+            reject("password", message);
         }
 
         if errors.is_empty() {
             Ok(Self {
                 email,
                 username,
-                password: password.to_owned(),
+                password,
             })
         } else {
             Err(errors)
@@ -158,14 +236,45 @@ fn is_valid_username(username: &str) -> bool {
 mod tests {
     use super::*;
 
+    const POLICY: PasswordPolicy = PasswordPolicy { min_score: 3 };
+
     #[test]
     fn registration_normalises_email_and_reports_every_rule() {
-        let registration = Registration::validate("  Name@Example.ORG ", "neo", "correct horse")
-            .expect("valid registration");
+        let registration = Registration::validate(
+            "  Name@Example.ORG ",
+            "neo",
+            "velvet kettle orbit marmalade",
+            &POLICY,
+        )
+        .expect("valid registration");
         assert_eq!(registration.email, "name@example.org");
 
-        let errors = Registration::validate("nope", "-x", "short").expect_err("three problems");
+        let errors =
+            Registration::validate("nope", "-x", "short", &POLICY).expect_err("three problems");
         let fields: Vec<_> = errors.iter().map(|error| error.field.as_str()).collect();
         assert_eq!(fields, ["email", "username", "password"]);
+    }
+
+    #[test]
+    fn a_weaker_stored_hash_is_flagged_for_rehashing() {
+        let args = |memory_kib, iterations| PasswordHashingArgs {
+            argon2_memory_kib: memory_kib,
+            argon2_iterations: iterations,
+            argon2_parallelism: 1,
+            password_min_score: 3,
+        };
+        let old = PasswordHasher::new(&args(19_456, 2)).expect("hasher");
+        let stored = old.hash("velvet kettle orbit").expect("hash");
+        assert_eq!(
+            old.verify("velvet kettle orbit", &stored),
+            Verification::Match
+        );
+        assert_eq!(old.verify("wrong", &stored), Verification::Mismatch);
+
+        let stronger = PasswordHasher::new(&args(19_456, 3)).expect("hasher");
+        assert_eq!(
+            stronger.verify("velvet kettle orbit", &stored),
+            Verification::MatchNeedsRehash
+        );
     }
 }

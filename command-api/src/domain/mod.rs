@@ -2,3 +2,4 @@
 //! changes. Nothing here touches the database or HTTP.
 
 pub mod accounts;
+pub mod passwords;

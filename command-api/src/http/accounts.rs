@@ -12,13 +12,14 @@ use crate::commands::accounts::{self, Register};
 /// A registration.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"email": "hikari@example.org", "username": "hikari", "password": "a long passphrase"}))]
+#[schema(example = json!({"email": "hikari@example.org", "username": "hikari", "password": "velvet kettle orbit marmalade"}))]
 pub struct RegisterRequest {
     /// Email address; unique without regard to case; never shown publicly.
     email: String,
     /// Public name, 3 to 32 letters, digits, `_`, `-` or `.`; unique without regard to case.
     username: String,
-    /// 10 to 256 characters.
+    /// 10 to 256 characters (after Unicode NFC normalisation), hard to guess (zxcvbn
+    /// score of at least 3 by default), without the username or the email's local part.
     password: String,
 }
 
@@ -46,7 +47,8 @@ pub struct RegisterResponse {
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`: too many registrations from this client or for this email", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database or the rate limiter is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[handler]
@@ -60,6 +62,10 @@ pub async fn register(
         .map_err(|_| Problem::internal())?
         .clone();
     let body: RegisterRequest = read_json_body(req, state.max_body_bytes).await?;
+    state
+        .rate_limiter
+        .auth_by_account(res, "register", &body.email)
+        .await?;
     let command = Register {
         email: body.email,
         username: body.username,

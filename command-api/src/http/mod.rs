@@ -3,8 +3,13 @@
 
 mod accounts;
 mod problems;
+mod sessions;
+mod users;
 
-use platform::http::{MetricsRecorder, Readiness, docs_router, health_router, metrics_router};
+use platform::{
+    auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
+    http::{MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router},
+};
 use salvo::Router;
 use utoipa::OpenApi;
 
@@ -17,6 +22,10 @@ pub struct AppState {
     pub commands: CommandContext,
     /// Most bytes in a request body.
     pub max_body_bytes: usize,
+    /// Rate limits, shared with the other instances through Redis.
+    pub rate_limiter: RateLimiter,
+    /// Verifies access tokens.
+    pub tokens: TokenKeys,
 }
 
 #[derive(OpenApi)]
@@ -30,8 +39,20 @@ pub struct AppState {
             `urn:anidex:problem:<slug>`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    paths(accounts::register),
-    tags((name = "accounts", description = "Registration and sign-in"))
+    paths(
+        accounts::register,
+        sessions::login,
+        sessions::refresh,
+        sessions::logout,
+        sessions::logout_all,
+        sessions::change_password,
+        users::change_role,
+    ),
+    modifiers(&BearerSecurity),
+    tags(
+        (name = "accounts", description = "Registration and sign-in"),
+        (name = "users", description = "Administration of accounts")
+    )
 )]
 struct ApiDoc;
 
@@ -42,15 +63,49 @@ pub fn openapi_json() -> String {
         .expect("the OpenAPI document serializes")
 }
 
-/// Every route of the command API.
+/// Every route of the command API. Each protected route names the least role it
+/// needs with `require`; the rate limits run before authentication, and
+/// authentication before any body is read.
 pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -> Router {
+    let limiter = state.rate_limiter.clone();
+    let tokens = state.tokens.clone();
+    let auth_route = |path: &str, scope: &'static str| {
+        Router::with_path(path).hoop(limiter.auth_by_client(scope))
+    };
     Router::new()
         .push(health_router(readiness))
         .push(metrics_router(metrics))
-        .push(docs_router(openapi_json()))
         .push(
-            Router::with_path("v1")
-                .hoop(salvo::affix_state::inject(state))
-                .push(Router::with_path("auth/register").post(accounts::register)),
+            Router::new()
+                .hoop(limiter.general())
+                .push(docs_router(openapi_json()))
+                .push(
+                    Router::with_path("v1")
+                        .hoop(salvo::affix_state::inject(state))
+                        .hoop(authenticate(tokens))
+                        .push(auth_route("auth/register", "register").post(accounts::register))
+                        .push(auth_route("auth/login", "login").post(sessions::login))
+                        .push(auth_route("auth/refresh", "refresh").post(sessions::refresh))
+                        .push(
+                            Router::with_path("auth/logout")
+                                .hoop(require(Role::User))
+                                .post(sessions::logout),
+                        )
+                        .push(
+                            Router::with_path("auth/logout-all")
+                                .hoop(require(Role::User))
+                                .post(sessions::logout_all),
+                        )
+                        .push(
+                            Router::with_path("auth/password")
+                                .hoop(require(Role::User))
+                                .post(sessions::change_password),
+                        )
+                        .push(
+                            Router::with_path("users/{id}/role")
+                                .hoop(require(Role::Admin))
+                                .put(users::change_role),
+                        ),
+                ),
         )
 }

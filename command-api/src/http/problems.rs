@@ -4,17 +4,76 @@
 use platform::http::Problem;
 use salvo::http::StatusCode;
 
-use crate::commands::accounts::RegisterError;
+use crate::commands::{accounts::RegisterError, roles::ChangeRoleError, sessions::SessionError};
+
+fn validation_problem(errors: Vec<platform::http::FieldError>) -> Problem {
+    let mut problem = Problem::validation().detail("some fields break a rule; see errors");
+    problem.errors = errors;
+    problem
+}
+
+impl From<SessionError> for Problem {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "Invalid credentials",
+            )
+            .detail("the login or the password is wrong"),
+            SessionError::InvalidRefreshToken => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-refresh-token",
+                "Invalid refresh token",
+            )
+            .detail(
+                "the refresh token is unknown, expired, revoked or already used; sign in again",
+            ),
+            SessionError::Invalid(errors) => validation_problem(errors),
+            SessionError::UnusableAccount(user_id) => {
+                tracing::error!(user.id = %user_id, "account of a valid session is missing or has an unknown role");
+                Problem::internal()
+            }
+            SessionError::Hashing => {
+                tracing::error!("password hashing failed");
+                Problem::internal()
+            }
+            SessionError::Signing => {
+                tracing::error!("signing an access token failed");
+                Problem::internal()
+            }
+            SessionError::Database(error) => database_problem(&error),
+        }
+    }
+}
+
+impl From<ChangeRoleError> for Problem {
+    fn from(error: ChangeRoleError) -> Self {
+        match error {
+            ChangeRoleError::NotFound(user_id) => {
+                Problem::not_found(format!("no user with id {user_id}"))
+            }
+            ChangeRoleError::VersionConflict { current } => Problem::new(
+                StatusCode::CONFLICT,
+                "version-conflict",
+                "Version conflict",
+            )
+            .detail(format!(
+                "the user is at version {current}; read it again and retry with that version"
+            )),
+            ChangeRoleError::UnknownRole(user_id) => {
+                tracing::error!(user.id = %user_id, "stored role is unknown");
+                Problem::internal()
+            }
+            ChangeRoleError::Database(error) => database_problem(&error),
+        }
+    }
+}
 
 impl From<RegisterError> for Problem {
     fn from(error: RegisterError) -> Self {
         match error {
-            RegisterError::Invalid(errors) => {
-                let mut problem =
-                    Problem::validation().detail("some fields break a rule; see errors");
-                problem.errors = errors;
-                problem
-            }
+            RegisterError::Invalid(errors) => validation_problem(errors),
             RegisterError::EmailTaken => Problem::new(
                 StatusCode::CONFLICT,
                 "email-taken",

@@ -70,3 +70,107 @@ pub async fn insert(tx: &mut PgConnection, user: &NewUser<'_>) -> Result<(), Sav
         Err(error) => Err(SaveUserError::Database(error)),
     }
 }
+
+/// What sign-in needs of a user.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    /// The user's id.
+    pub id: Uuid,
+    /// The username.
+    pub username: String,
+    /// The normalised email.
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// `user`, `moderator` or `admin`.
+    pub role: String,
+    /// The aggregate version.
+    pub version: i64,
+}
+
+/// The role named in the `role` column.
+pub fn parse_role(name: &str) -> Option<Role> {
+    match name {
+        "user" => Some(Role::User),
+        "moderator" => Some(Role::Moderator),
+        "admin" => Some(Role::Admin),
+        _ => None,
+    }
+}
+
+/// The user whose email or username is `login` (without regard to case). A username
+/// cannot contain `@`, so the two never collide.
+pub async fn find_by_login(
+    conn: &mut PgConnection,
+    login: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, email, password_hash, role, version FROM users \
+         WHERE lower(email) = lower($1) OR lower(username) = lower($1)",
+    )
+    .bind(login)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The user with `id`, locked for the rest of the transaction.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, email, password_hash, role, version FROM users \
+         WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Raises the version by one for a change that has no other column (a sign-in,
+/// revoked sessions), optionally replacing the password hash; returns the new version.
+pub async fn bump_version(
+    tx: &mut PgConnection,
+    id: Uuid,
+    new_password_hash: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET version = version + 1, updated_at = $3, \
+             password_hash = coalesce($2, password_hash) \
+         WHERE id = $1 RETURNING version",
+    )
+    .bind(id)
+    .bind(new_password_hash)
+    .bind(at)
+    .fetch_one(tx)
+    .await
+}
+
+/// Sets the role if the version is still `expected_version`; the new version, or
+/// `None` when the version moved on.
+pub async fn change_role(
+    tx: &mut PgConnection,
+    id: Uuid,
+    role: Role,
+    expected_version: i64,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET role = $2, version = version + 1, updated_at = $4 \
+         WHERE id = $1 AND version = $3 RETURNING version",
+    )
+    .bind(id)
+    .bind(role_name(role))
+    .bind(expected_version)
+    .bind(at)
+    .fetch_optional(tx)
+    .await
+}
+
+/// True when at least one administrator exists.
+pub async fn admin_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+        .fetch_one(conn)
+        .await
+}

@@ -2,3 +2,4 @@
 //! transaction it must run in, so the caller can add the outbox rows to it.
 
 pub mod accounts;
+pub mod sessions;

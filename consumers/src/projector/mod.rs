@@ -1,15 +1,21 @@
 //! The `projector` consumer group: keeps the read model in PostgreSQL.
 //!
-//! - Consumes: the account events topic.
-//! - Produces: rows in the `read` schema (`user_profiles`); records it cannot apply go
-//!   to `projector.dlq`.
+//! - Consumes: the account events topic and the audit events topic.
+//! - Produces: rows in the `read` schema (`user_profiles`, `audit_log`); records it
+//!   cannot apply go to `projector.dlq`.
 //! - Guarantees: every row carries the aggregate version of the newest event applied
 //!   to it, and an event whose version is not newer changes nothing, so re-delivered,
 //!   duplicated or late events are harmless (an exactly-once *effect* on top of
 //!   at-least-once delivery). Event types it does not know are skipped, so new
 //!   producers never block it.
 
-use schemas::{RawEnvelope, accounts::UserRegistered};
+use schemas::{
+    RawEnvelope,
+    accounts::{
+        UserLoggedIn, UserPasswordChanged, UserRegistered, UserRoleChanged, UserSessionsRevoked,
+    },
+    audit::AuditRecorded,
+};
 use sqlx::PgPool;
 
 use crate::runtime::{Handler, HandlerError, Record};
@@ -54,6 +60,74 @@ impl Projector {
     }
 }
 
+impl Projector {
+    async fn user_role_changed(&self, envelope: &RawEnvelope) -> Result<(), HandlerError> {
+        let event: UserRoleChanged = envelope
+            .payload_as()
+            .map_err(|error| HandlerError::Poison(format!("user.role_changed payload: {error}")))?;
+        sqlx::query(
+            "UPDATE user_profiles SET role = $2, version = $3, projected_at = now() \
+             WHERE user_id = $1 AND version < $3",
+        )
+        .bind(event.user_id)
+        .bind(role_name(event.role))
+        .bind(envelope.meta.aggregate_version)
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?;
+        Ok(())
+    }
+
+    /// Events that change nothing a profile shows still advance its version, so a
+    /// reader waiting for `min_version` after them is not kept waiting.
+    async fn user_version_advanced(&self, envelope: &RawEnvelope) -> Result<(), HandlerError> {
+        let user_id: uuid::Uuid = envelope
+            .meta
+            .aggregate_id
+            .parse()
+            .map_err(|error| HandlerError::Poison(format!("user aggregate id: {error}")))?;
+        sqlx::query(
+            "UPDATE user_profiles SET version = $2, projected_at = now() \
+             WHERE user_id = $1 AND version < $2",
+        )
+        .bind(user_id)
+        .bind(envelope.meta.aggregate_version)
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?;
+        Ok(())
+    }
+
+    async fn audit_recorded(&self, envelope: &RawEnvelope) -> Result<(), HandlerError> {
+        let event: AuditRecorded = envelope
+            .payload_as()
+            .map_err(|error| HandlerError::Poison(format!("audit.recorded payload: {error}")))?;
+        sqlx::query(
+            "INSERT INTO audit_log \
+             (audit_id, actor_id, actor_role, action, target, request_id, recorded_at, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (audit_id) DO NOTHING",
+        )
+        .bind(event.audit_id)
+        .bind(event.actor_id)
+        .bind(event.actor_role.map(role_name))
+        .bind(&event.action)
+        .bind(&event.target)
+        .bind(&event.request_id)
+        .bind(event.recorded_at)
+        .bind(&event.details)
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?;
+        Ok(())
+    }
+}
+
+fn role_name(role: schemas::accounts::Role) -> Option<String> {
+    serde_json::to_value(role)
+        .ok()
+        .and_then(|role| role.as_str().map(str::to_owned))
+}
+
 impl Handler for Projector {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
         let value = record
@@ -65,6 +139,18 @@ impl Handler for Projector {
 
         if envelope.is::<UserRegistered>() {
             return self.user_registered(&envelope).await;
+        }
+        if envelope.is::<UserRoleChanged>() {
+            return self.user_role_changed(&envelope).await;
+        }
+        if envelope.is::<UserLoggedIn>()
+            || envelope.is::<UserPasswordChanged>()
+            || envelope.is::<UserSessionsRevoked>()
+        {
+            return self.user_version_advanced(&envelope).await;
+        }
+        if envelope.is::<AuditRecorded>() {
+            return self.audit_recorded(&envelope).await;
         }
         tracing::trace!(event.r#type = %envelope.meta.event_type, "event type not projected");
         Ok(())

@@ -8,6 +8,7 @@ use salvo::{
     Request, Router, Server, Service,
     catcher::Catcher,
     conn::TcpListener,
+    cors::CorsHandler,
     prelude::{CatchPanic, Listener},
 };
 use serde::de::DeserializeOwned;
@@ -29,13 +30,27 @@ pub struct HttpArgs {
 
 /// Serves `router` on `addr` until `shutdown` fires, then lets in-flight requests
 /// finish (for up to ten seconds).
-pub async fn serve(addr: SocketAddr, router: Router, mut shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(addr: SocketAddr, router: Router, shutdown: Shutdown) -> anyhow::Result<()> {
+    serve_with_cors(addr, router, None, shutdown).await
+}
+
+/// [`serve`] with a CORS handler in front of routing, so preflight requests are
+/// answered even for paths that have no `OPTIONS` route.
+pub async fn serve_with_cors(
+    addr: SocketAddr,
+    router: Router,
+    cors: Option<CorsHandler>,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let router = Router::new()
         .hoop(CatchPanic::new())
         .hoop(assign_request_id)
         .hoop(record_request)
         .push(router);
-    let service = Service::new(router).catcher(Catcher::new(ProblemCatcher));
+    let mut service = Service::new(router).catcher(Catcher::new(ProblemCatcher));
+    if let Some(cors) = cors {
+        service = service.hoop(cors);
+    }
 
     let acceptor = TcpListener::new(addr).try_bind().await?;
     tracing::info!(http.addr = %addr, "listening");

@@ -1,5 +1,6 @@
 //! The HTTP surface of the query side.
 
+mod audit;
 mod catalog;
 mod conditional;
 pub mod filters;
@@ -8,8 +9,12 @@ mod users;
 
 use std::time::Duration;
 
-use platform::http::{
-    MetricsRecorder, Problem, Readiness, docs_router, health_router, metrics_router,
+use platform::{
+    auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
+    http::{
+        MetricsRecorder, Problem, RateLimiter, Readiness, docs_router, health_router,
+        metrics_router,
+    },
 };
 use salvo::Router;
 use sqlx::PgPool;
@@ -22,6 +27,10 @@ pub struct AppState {
     pub pool: PgPool,
     /// Longest wait for `min_version`.
     pub read_your_writes_wait: Duration,
+    /// Rate limits, shared with the other instances through Redis.
+    pub rate_limiter: RateLimiter,
+    /// Verifies access tokens (no call to the command side).
+    pub tokens: TokenKeys,
 }
 
 #[derive(OpenApi)]
@@ -38,15 +47,17 @@ pub struct AppState {
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     paths(
-        users::profile,
+        users::profile, users::me, audit::list,
         catalog::list, catalog::detail, catalog::episodes, catalog::genres, catalog::teams,
         search::search, search::suggest
     ),
     components(schemas(Problem)),
+    modifiers(&BearerSecurity),
     tags(
         (name = "catalogue", description = "The catalogue, from the read model"),
         (name = "search", description = "Full-text search and autocomplete"),
-        (name = "users", description = "Public user views")
+        (name = "users", description = "Public user views"),
+        (name = "admin", description = "Administration: the audit trail")
     )
 )]
 struct ApiDoc;
@@ -58,16 +69,34 @@ pub fn openapi_json() -> String {
         .expect("the OpenAPI document serializes")
 }
 
-/// Every route of the query API.
+/// Every route of the query API. Each protected route names the least role it needs
+/// with `require`.
 pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -> Router {
+    let limiter = state.rate_limiter.clone();
+    let tokens = state.tokens.clone();
     Router::new()
         .push(health_router(readiness))
         .push(metrics_router(metrics))
-        .push(docs_router(openapi_json()))
         .push(
-            Router::with_path("v1")
-                .hoop(salvo::affix_state::inject(state))
-                .push(Router::with_path("users/{id}").get(users::profile)),
+            Router::new()
+                .hoop(limiter.general())
+                .push(docs_router(openapi_json()))
+                .push(
+                    Router::with_path("v1")
+                        .hoop(salvo::affix_state::inject(state))
+                        .hoop(authenticate(tokens))
+                        .push(Router::with_path("users/{id}").get(users::profile))
+                        .push(
+                            Router::with_path("me")
+                                .hoop(require(Role::User))
+                                .get(users::me),
+                        )
+                        .push(
+                            Router::with_path("admin/audit")
+                                .hoop(require(Role::Admin))
+                                .get(audit::list),
+                        ),
+                ),
         )
 }
 

@@ -1,7 +1,7 @@
 //! `/v1/users/*`: public user views. The email address is never part of them.
 
 use chrono::{DateTime, Utc};
-use platform::http::Problem;
+use platform::{auth::Principal, http::Problem};
 use salvo::{Depot, Request, Response, handler, http::StatusCode, writing::Json};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -114,4 +114,34 @@ pub async fn profile(
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+}
+
+/// The caller's own profile, from the access token's subject. The email address is
+/// not part of it: the read side never holds it (see docs/security.md).
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = Profile),
+        (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The profile is not readable yet (just registered) or the account is gone", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[handler]
+pub async fn me(depot: &mut Depot, res: &mut Response) -> Result<(), Problem> {
+    let state = depot
+        .get_typed::<AppState>()
+        .map_err(|_| Problem::internal())?
+        .clone();
+    // The router's `require` guard ran first; a missing principal is a wiring bug.
+    let principal = Principal::of(depot).ok_or_else(Problem::internal)?;
+    let row = users::profile(&state.pool, principal.user_id)
+        .await
+        .map_err(|error| database_problem(&error))?
+        .ok_or_else(|| Problem::not_found("your profile is not readable yet"))?;
+    res.render(Json(Profile::from(row)));
+    Ok(())
 }

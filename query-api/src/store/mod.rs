@@ -1,4 +1,5 @@
 //! Queries against the read model.
 
+pub mod audit;
 pub mod catalog;
 pub mod users;

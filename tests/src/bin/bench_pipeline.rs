@@ -174,7 +174,7 @@ async fn end_to_end_lag(rate: u64, seconds: u64) {
         registrations.spawn(async move {
             let response = http
                 .post(url)
-                .json(&json!({"email": format!("bench{n}@example.org"), "username": format!("bench{n}"), "password": "a long enough passphrase"}))
+                .json(&json!({"email": format!("bench{n}@example.org"), "username": format!("bench{n}"), "password": "velvet kettle orbit marmalade"}))
                 .send()
                 .await;
             response.map(|response| response.status().as_u16()).unwrap_or(0)

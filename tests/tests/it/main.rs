@@ -4,10 +4,14 @@
 //!
 //! Run it with `scripts/test`, which starts the stack and builds the binaries first.
 
+mod accounts;
 mod catalogue_search;
 mod compose;
 mod contracts;
 mod delivery;
 mod parser;
+mod rate_limits;
 mod registration;
+mod route_roles;
 mod search_relevance;
+mod tokens;

@@ -32,7 +32,7 @@ async fn registered_user_becomes_readable_on_the_query_api() {
     let platform = Platform::start("registered_user_readable").await;
 
     let response = platform
-        .register(&json!({"email": "Hikari@Example.org", "username": "hikari", "password": "a long passphrase"}))
+        .register(&json!({"email": "Hikari@Example.org", "username": "hikari", "password": "velvet kettle orbit marmalade"}))
         .await;
     assert_eq!(response.status(), 201);
     assert!(response.headers().contains_key("x-request-id"));
@@ -86,14 +86,14 @@ async fn duplicate_email_or_username_is_a_conflict_and_writes_nothing() {
     platform.register_user("sakura").await;
 
     let same_email = platform
-        .register(&json!({"email": " SAKURA@example.org", "username": "other", "password": "a long passphrase"}))
+        .register(&json!({"email": " SAKURA@example.org", "username": "other", "password": "velvet kettle orbit marmalade"}))
         .await;
     let (status, problem) = problem_of(same_email).await;
     assert_eq!(status, 409);
     assert_eq!(problem["type"], "urn:anidex:problem:email-taken");
 
     let same_username = platform
-        .register(&json!({"email": "other@example.org", "username": "Sakura", "password": "a long passphrase"}))
+        .register(&json!({"email": "other@example.org", "username": "Sakura", "password": "velvet kettle orbit marmalade"}))
         .await;
     let (status, problem) = problem_of(same_username).await;
     assert_eq!(status, 409);
@@ -108,7 +108,7 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
     let platform = Platform::start("bad_bodies").await;
     let url = format!("{}/v1/auth/register", platform.command_url);
     let valid =
-        json!({"email": "a@example.org", "username": "valid", "password": "a long passphrase"});
+        json!({"email": "a@example.org", "username": "valid", "password": "velvet kettle orbit marmalade"});
     let mut with_extra = valid.clone();
     with_extra["is_admin"] = json!(true);
 

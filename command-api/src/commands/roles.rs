@@ -1,0 +1,101 @@
+//! Role changes, by administrators only (the router enforces it), with optimistic
+//! concurrency on the user's version and an audit entry.
+
+use chrono::Utc;
+use platform::auth::Role;
+use schemas::{Actor, Envelope, accounts::UserRoleChanged};
+use uuid::Uuid;
+
+use super::CommandContext;
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    outbox,
+    store::accounts as users,
+};
+
+/// `change_role`.
+pub struct ChangeRole {
+    /// The user whose role changes.
+    pub user_id: Uuid,
+    /// The new role.
+    pub role: Role,
+    /// The version the administrator saw; the change applies only to it.
+    pub expected_version: i64,
+}
+
+/// Why a role change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeRoleError {
+    /// No such user.
+    #[error("no user {0}")]
+    NotFound(Uuid),
+    /// The user changed since the administrator looked.
+    #[error("the user is at version {current}, not the expected one")]
+    VersionConflict {
+        /// The version now.
+        current: i64,
+    },
+    /// The stored role is not one this build knows.
+    #[error("the account {0} has an unknown role")]
+    UnknownRole(Uuid),
+    /// The database failed.
+    #[error("changing a role")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Changes the role and records who did it; returns the user's new version.
+pub async fn change_role(
+    ctx: &CommandContext,
+    audit_context: &AuditContext,
+    command: ChangeRole,
+) -> Result<i64, ChangeRoleError> {
+    let actor_id = audit_context
+        .actor
+        .map(|principal| principal.user_id)
+        .unwrap_or_default();
+    let now = Utc::now();
+    let mut tx = ctx.pool.begin().await?;
+    let user = users::find_for_update(&mut tx, command.user_id)
+        .await?
+        .ok_or(ChangeRoleError::NotFound(command.user_id))?;
+    let previous_role =
+        users::parse_role(&user.role).ok_or(ChangeRoleError::UnknownRole(user.id))?;
+    let Some(version) = users::change_role(
+        &mut tx,
+        user.id,
+        command.role,
+        command.expected_version,
+        now,
+    )
+    .await?
+    else {
+        return Err(ChangeRoleError::VersionConflict {
+            current: user.version,
+        });
+    };
+
+    let event = Envelope::new(
+        user.id.to_string(),
+        version,
+        audit_context.request_id.clone(),
+        Actor::User { id: actor_id },
+        UserRoleChanged {
+            user_id: user.id,
+            previous_role,
+            role: command.role,
+            changed_by: actor_id,
+            changed_at: now,
+        },
+    );
+    outbox::append(&mut tx, &ctx.topics.account_events, &event).await?;
+    let entry = AuditEntry {
+        action: "user.change_role",
+        target: format!("user:{}", user.id),
+        details: serde_json::json!({ "previous_role": previous_role, "role": command.role }),
+    };
+    audit::record(&mut tx, &ctx.topics.audit_events, audit_context, entry).await?;
+    tx.commit().await?;
+
+    tracing::info!(user.id = %user.id, actor.id = %actor_id, user.role = ?command.role, "role changed");
+    Ok(version)
+}

@@ -1,0 +1,175 @@
+//! Benchmark of sign-in, run against the real local stack:
+//!
+//! 1. **Throughput.** Logins of known users with the right password, `BENCH_CONCURRENCY`
+//!    in flight, for `BENCH_SECONDS`. Baseline in the same run: raw argon2id
+//!    verifications with the same parameters, one thread per core, for as long. The
+//!    ratio says how much the rest of a login (HTTP, database, outbox, token) costs on
+//!    top of the password hash, which is what bounds it.
+//! 2. **Unknown vs known.** Sequential logins, alternating an unknown login name and a
+//!    known user with a wrong password, then a known user with the right one; the
+//!    medians should be within 10% so that timing does not reveal which accounts exist.
+//!
+//! `cargo build --release --workspace --bins && target/release/bench-login`
+//! Settings (environment): `BENCH_SECONDS` (10), `BENCH_CONCURRENCY` (twice the cores),
+//! `BENCH_SAMPLES` per kind for latency (40). Argon2 parameters are the services'
+//! defaults unless `ARGON2_*` are set, which both the services and the baseline read.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use e2e::harness::Platform;
+use serde_json::json;
+
+const PASSWORD: &str = "velvet kettle orbit marmalade";
+const USERS: usize = 16;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn cores() -> u64 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u64)
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = setting("BENCH_SECONDS", 10);
+    let concurrency = setting("BENCH_CONCURRENCY", cores() * 2);
+    let samples = setting("BENCH_SAMPLES", 40) as usize;
+    let params = Params::new(
+        setting("ARGON2_MEMORY_KIB", 19_456) as u32,
+        setting("ARGON2_ITERATIONS", 2) as u32,
+        setting("ARGON2_PARALLELISM", 1) as u32,
+        None,
+    )
+    .expect("argon2 parameters");
+    println!(
+        "bench-login: {} cores, argon2id m={} t={} p={}, {seconds} s per phase, {concurrency} in flight",
+        cores(),
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost()
+    );
+
+    let platform = Platform::start("bench_login").await;
+    for n in 0..USERS {
+        platform.register_user(&format!("bench{n}")).await;
+    }
+
+    let raw = raw_verifications_per_second(params, seconds);
+    println!("raw argon2id verifications: {raw:.1}/s");
+    let logins = logins_per_second(&platform, concurrency, seconds).await;
+    println!("logins (known user, right password): {logins:.1}/s");
+    println!("ratio logins/raw: {:.2} (goal >= 0.9)", logins / raw);
+
+    let (unknown, wrong, right) = latencies(&platform, samples).await;
+    println!("median latency unknown user: {unknown:.1} ms");
+    println!("median latency known user, wrong password: {wrong:.1} ms");
+    println!("median latency known user, right password: {right:.1} ms");
+    println!(
+        "unknown vs known-wrong: {:+.1}%, unknown vs known-right: {:+.1}% (goal within 10%)",
+        (unknown - wrong) / wrong * 100.0,
+        (unknown - right) / right * 100.0
+    );
+}
+
+/// One thread per core verifying a stored hash, as the services' blocking pool would.
+fn raw_verifications_per_second(params: Params, seconds: u64) -> f64 {
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let stored = argon2
+        .hash_password(PASSWORD.as_bytes())
+        .expect("hashing")
+        .to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores())
+        .map(|_| {
+            let (argon2, stored) = (argon2.clone(), stored.clone());
+            let (stop, count) = (stop.clone(), count.clone());
+            std::thread::spawn(move || {
+                let parsed = PasswordHash::new(&stored).expect("a PHC string");
+                while !stop.load(Ordering::Relaxed) {
+                    argon2
+                        .verify_password(PASSWORD.as_bytes(), &parsed)
+                        .expect("the password verifies");
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        thread.join().expect("a verifier thread");
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn login(platform: &Platform, login: &str, password: &str) -> u16 {
+    platform
+        .http
+        .post(format!("{}/v1/auth/login", platform.command_url))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .expect("command-api answers")
+        .status()
+        .as_u16()
+}
+
+async fn logins_per_second(platform: &Platform, concurrency: u64, seconds: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|worker| async move {
+        let mut done = 0_u64;
+        let mut n = worker as usize;
+        while Instant::now() < deadline {
+            let status = login(platform, &format!("bench{}", n % USERS), PASSWORD).await;
+            assert_eq!(status, 200, "a login succeeds");
+            done += 1;
+            n += 1;
+        }
+        done
+    });
+    let total: u64 = futures::future::join_all(workers).await.into_iter().sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn latencies(platform: &Platform, samples: usize) -> (f64, f64, f64) {
+    let (mut unknown, mut wrong, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..samples {
+        let started = Instant::now();
+        assert_eq!(login(platform, &format!("nobody{n}"), PASSWORD).await, 401);
+        unknown.push(started.elapsed().as_secs_f64() * 1000.0);
+
+        let started = Instant::now();
+        assert_eq!(
+            login(platform, &format!("bench{}", n % USERS), "not the password").await,
+            401
+        );
+        wrong.push(started.elapsed().as_secs_f64() * 1000.0);
+
+        let started = Instant::now();
+        assert_eq!(
+            login(platform, &format!("bench{}", n % USERS), PASSWORD).await,
+            200
+        );
+        right.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    (median(unknown), median(wrong), median(right))
+}

@@ -1,0 +1,309 @@
+//! Rate limits in Redis: per client and per account on the authentication endpoints,
+//! a general per-client limit elsewhere, shared by every instance, with the standard
+//! headers; health and metrics exempt. Also CORS, which sits in the same layer.
+
+use serde_json::json;
+
+use e2e::harness::{Platform, eventually, free_port};
+
+use crate::accounts::problem_of;
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_is_limited_per_client_and_account_across_instances() {
+    let platform = Platform::start_with_env(
+        "rate_limits_auth",
+        &[
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "5"),
+            ("RATE_LIMIT_PER_MINUTE", "1000000"),
+        ],
+    )
+    .await;
+    // A second instance shares the counters through Redis.
+    let port = free_port();
+    let _second = platform.spawn_service(
+        "command-api",
+        &[
+            ("COMMAND_API_LISTEN", &format!("127.0.0.1:{port}")),
+            ("OUTBOX_RELAY_ENABLED", "false"),
+        ],
+    );
+    let second_url = format!("http://127.0.0.1:{port}");
+    eventually("the second command-api to answer", || async {
+        let response = platform
+            .http
+            .get(format!("{second_url}/health/live"))
+            .send()
+            .await
+            .ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+
+    // The window is one minute; if it turns over mid-test the budget resets, so
+    // count until refused rather than assuming where the window starts.
+    let mut allowed = 0;
+    let refused = loop {
+        let url = if allowed % 2 == 0 {
+            &platform.command_url
+        } else {
+            &second_url
+        };
+        let response = platform
+            .http
+            .post(format!("{url}/v1/auth/login"))
+            .json(&json!({"login": "someone", "password": "whatever it is"}))
+            .send()
+            .await
+            .expect("an answer");
+        if response.status() == 429 {
+            break response;
+        }
+        assert_eq!(response.status(), 401);
+        assert!(header(&response, "ratelimit-limit").is_some_and(|limit| limit == "5"));
+        allowed += 1;
+        assert!(allowed <= 10, "never limited");
+    };
+    assert!(allowed <= 5);
+    let retry_after: u64 = header(&refused, "retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(header(&refused, "ratelimit-limit").as_deref(), Some("5"));
+    assert_eq!(
+        header(&refused, "ratelimit-remaining").as_deref(),
+        Some("0")
+    );
+    assert!(header(&refused, "ratelimit-reset").is_some());
+    let (_, problem) = problem_of(refused).await;
+    assert_eq!(problem["type"], "urn:anidex:problem:rate-limited");
+
+    // Health and metrics are exempt.
+    for path in ["/health/live", "/health/ready", "/metrics"] {
+        for _ in 0..8 {
+            let response = platform
+                .http
+                .get(format!("{}{path}", platform.command_url))
+                .send()
+                .await
+                .expect("an answer");
+            assert_ne!(response.status(), 429, "{path}");
+        }
+    }
+}
+
+async fn login_from(platform: &Platform, forwarded_for: &str, login: &str) -> u16 {
+    platform
+        .http
+        .post(format!("{}/v1/auth/login", platform.command_url))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"login": login, "password": "guessing again"}))
+        .send()
+        .await
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_clients_behind_a_trusted_proxy_are_limited_separately() {
+    let platform = Platform::start_with_env(
+        "rate_limits_account",
+        &[
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "3"),
+            ("RATE_LIMIT_PER_MINUTE", "1000000"),
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+
+    // One account attacked from many addresses: the account's own budget runs out.
+    // (A window turning over mid-test resets budgets, so look for a refusal within
+    // twice the budget rather than at an exact attempt.)
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        statuses.push(login_from(&platform, &format!("203.0.113.{n}"), "victim@example.org").await);
+    }
+    assert!(statuses.contains(&429), "account limit: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+
+    // A fresh address and a fresh account are not affected.
+    assert_eq!(
+        login_from(&platform, "198.51.100.200", "bystander").await,
+        401
+    );
+
+    // One address trying many accounts: the client's budget runs out.
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        statuses.push(login_from(&platform, "198.51.100.7", &format!("account{n}")).await);
+    }
+    assert!(statuses.contains(&429), "client limit: {statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn general_limit_applies_and_redis_outage_fails_open_but_closes_sign_in() {
+    let platform = Platform::start_with_env(
+        "rate_limits_general",
+        &[
+            ("RATE_LIMIT_PER_MINUTE", "3"),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "100000"),
+        ],
+    )
+    .await;
+    let url = format!(
+        "{}/v1/users/019aeb2c-529f-7b40-8b1e-8d1f2a3c4b5d",
+        platform.query_url
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(
+            platform
+                .http
+                .get(&url)
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == 404 || *status == 429),
+        "{statuses:?}"
+    );
+
+    // Instances whose Redis is unreachable: reads go on, sign-in refuses.
+    let dead_redis = format!("redis://127.0.0.1:{}", free_port());
+    let query_port = free_port();
+    let command_port = free_port();
+    let query = platform.spawn_service(
+        "query-api",
+        &[
+            ("QUERY_API_LISTEN", &format!("127.0.0.1:{query_port}")),
+            ("REDIS_URL", &dead_redis),
+        ],
+    );
+    let _command = platform.spawn_service(
+        "command-api",
+        &[
+            ("COMMAND_API_LISTEN", &format!("127.0.0.1:{command_port}")),
+            ("REDIS_URL", &dead_redis),
+            ("OUTBOX_RELAY_ENABLED", "false"),
+        ],
+    );
+    for port in [query_port, command_port] {
+        eventually("an instance without Redis to answer", || async {
+            let response = platform
+                .http
+                .get(format!("http://127.0.0.1:{port}/health/live"))
+                .send()
+                .await
+                .ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+    }
+    let url =
+        format!("http://127.0.0.1:{query_port}/v1/users/019aeb2c-529f-7b40-8b1e-8d1f2a3c4b5d");
+    for _ in 0..5 {
+        assert_eq!(
+            platform
+                .http
+                .get(&url)
+                .send()
+                .await
+                .expect("an answer")
+                .status(),
+            404
+        );
+    }
+    assert!(query.log().contains("rate limiter unavailable"));
+    let ready = platform
+        .http
+        .get(format!("http://127.0.0.1:{query_port}/health/ready"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(ready.status(), 503, "Redis is part of readiness");
+    let response = platform
+        .http
+        .post(format!("http://127.0.0.1:{command_port}/v1/auth/login"))
+        .json(&json!({"login": "someone", "password": "whatever it is"}))
+        .send()
+        .await
+        .expect("an answer");
+    let (status, _) = problem_of(response).await;
+    assert_eq!(status, 503, "sign-in fails closed without its limiter");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_only_configured_origins() {
+    let platform = Platform::start_with_env(
+        "cors",
+        &[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://anidex.example,https://admin.anidex.example",
+        )],
+    )
+    .await;
+    for base in [&platform.command_url, &platform.query_url] {
+        let preflight = |origin: &'static str| {
+            platform
+                .http
+                .request(reqwest::Method::OPTIONS, format!("{base}/v1/auth/login"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                )
+                .send()
+        };
+        let allowed = preflight("https://anidex.example")
+            .await
+            .expect("an answer");
+        assert!(
+            allowed.status().is_success(),
+            "{base}: {}",
+            allowed.status()
+        );
+        assert_eq!(
+            header(&allowed, "access-control-allow-origin").as_deref(),
+            Some("https://anidex.example")
+        );
+        assert_ne!(
+            header(&allowed, "access-control-allow-credentials").as_deref(),
+            Some("true")
+        );
+        let refused = preflight("https://evil.example").await.expect("an answer");
+        assert_eq!(
+            header(&refused, "access-control-allow-origin"),
+            None,
+            "{base}"
+        );
+
+        let simple = platform
+            .http
+            .get(format!("{base}/health/live"))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(header(&simple, "access-control-allow-origin"), None);
+    }
+}
