@@ -420,12 +420,20 @@ impl Drop for Platform {
             return;
         };
         let admin_url = stack_env().database_url;
+        // The indexer created this test's search indexes; drop them too, or they pile
+        // up against the engine's shard limit (OpenSearch allows the wildcard).
+        let indexes = format!(
+            "{}/{}releases-v*",
+            std::env::var("SEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:59200".to_owned()),
+            self.topic_prefix.to_lowercase()
+        );
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .ok()?;
             runtime.block_on(async {
+                let _ = reqwest::Client::new().delete(&indexes).send().await;
                 let mut admin = PgConnection::connect(&admin_url).await.ok()?;
                 sqlx::query(&format!(
                     "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
