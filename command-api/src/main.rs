@@ -2,6 +2,7 @@
 //! in one transaction, and runs the outbox relay that publishes events to Kafka.
 
 mod audit;
+mod catalog_commands;
 mod commands;
 mod domain;
 mod http;
@@ -43,6 +44,13 @@ struct Cli {
     /// Run the outbox relay in this process (turn off to run API-only instances).
     #[arg(long, env = "OUTBOX_RELAY_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     relay: bool,
+
+    /// Apply the catalogue commands the parser sends over Kafka in this process.
+    #[arg(long, env = "CATALOG_COMMANDS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    catalog_commands: bool,
+
+    #[command(flatten)]
+    consumer_retry: platform::consumer::RetryArgs,
 
     #[command(flatten)]
     telemetry: TelemetryArgs,
@@ -193,9 +201,7 @@ async fn bootstrap_admin(cli: &Cli, ctx: &CommandContext) -> anyhow::Result<()> 
             commands::accounts::RegisterError::EmailTaken
             | commands::accounts::RegisterError::UsernameTaken,
         ) => Ok(()),
-        Err(error) => {
-            Err(anyhow::Error::new(error).context("creating the bootstrap administrator"))
-        }
+        Err(error) => Err(anyhow::Error::new(error).context("creating the bootstrap administrator")),
     }
 }
 
@@ -222,6 +228,21 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
                 outbox::relay::run(pool, kafka, args, shutdown).await;
             }
         })
+    });
+
+    let catalog_consumer = cli.catalog_commands.then(|| {
+        let spec = platform::consumer::GroupSpec {
+            name: "catalog-commands",
+            topics: vec![topics.catalog_commands.clone()],
+        };
+        let handler = std::sync::Arc::new(catalog_commands::CatalogCommands::new(commands.clone()));
+        tokio::spawn(platform::consumer::run_group(
+            cli.kafka.clone(),
+            cli.consumer_retry.clone(),
+            spec,
+            handler,
+            shutdown.clone(),
+        ))
     });
 
     let state = http::AppState {
@@ -255,6 +276,13 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     .await?;
     if let Some(relay) = relay {
         let _ = relay.await;
+    }
+    if let Some(consumer) = catalog_consumer {
+        match consumer.await {
+            Ok(Err(error)) => tracing::error!(error = ?error, "catalogue commands consumer failed"),
+            Err(error) => tracing::error!(error = %error, "catalogue commands consumer panicked"),
+            Ok(Ok(())) => {}
+        }
     }
     tracing::info!("command-api stopped");
     Ok(())

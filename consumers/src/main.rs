@@ -3,6 +3,7 @@
 //! partitions of its topics.
 
 mod catalog_projector;
+mod import_projector;
 mod indexer;
 mod parser;
 mod projector;
@@ -39,7 +40,7 @@ struct Cli {
         env = "CONSUMER_GROUPS",
         value_enum,
         value_delimiter = ',',
-        default_value = "projector,catalog-projector,indexer"
+        default_value = "projector,catalog-projector,indexer,import-projector,parser"
     )]
     groups: Vec<Group>,
 
@@ -56,11 +57,11 @@ struct Cli {
     #[command(flatten)]
     retry: RetryArgs,
     #[command(flatten)]
+    parser: parser::ParserArgs,
+    #[command(flatten)]
     search: SearchArgs,
     #[command(flatten)]
     cache: catalog_projector::CacheArgs,
-    #[command(flatten)]
-    parser: parser::ParserArgs,
 }
 
 #[derive(Subcommand)]
@@ -82,6 +83,8 @@ enum Group {
     Indexer,
     /// Crawls the upstream catalogue for requested imports.
     Parser,
+    /// Keeps the progress of catalogue imports.
+    ImportProjector,
 }
 
 #[tokio::main]
@@ -125,6 +128,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut groups = tokio::task::JoinSet::new();
     for group in &cli.groups {
         match group {
+            Group::Projector => {
+                let spec = GroupSpec {
+                    name: "projector",
+                    topics: vec![
+                        cli.kafka.name(schemas::topics::ACCOUNT_EVENTS),
+                        cli.kafka.name(schemas::topics::AUDIT_EVENTS),
+                    ],
+                };
+                let handler = Arc::new(projector::Projector::new(read_pool.clone()));
+                groups.spawn(runtime::run_group(
+                    cli.kafka.clone(),
+                    cli.retry.clone(),
+                    spec,
+                    handler,
+                    shutdown.clone(),
+                ));
+            }
             Group::CatalogProjector => {
                 let spec = GroupSpec {
                     name: "catalog-projector",
@@ -143,6 +163,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     shutdown.clone(),
                 ));
             }
+            Group::ImportProjector => {
+                let spec = GroupSpec {
+                    name: "import-projector",
+                    topics: vec![cli.kafka.name(schemas::topics::IMPORT_EVENTS)],
+                };
+                let handler = Arc::new(import_projector::ImportProjector::new(read_pool.clone()));
+                groups.spawn(runtime::run_group(
+                    cli.kafka.clone(),
+                    cli.retry.clone(),
+                    spec,
+                    handler,
+                    shutdown.clone(),
+                ));
+            }
             Group::Indexer => {
                 let spec = GroupSpec {
                     name: "indexer",
@@ -153,23 +187,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let handler = Arc::new(indexer::Indexer::new(engine.clone()));
                 groups.spawn(indexer::run(
                     engine,
-                    cli.kafka.clone(),
-                    cli.retry.clone(),
-                    spec,
-                    handler,
-                    shutdown.clone(),
-                ));
-            }
-            Group::Projector => {
-                let spec = GroupSpec {
-                    name: "projector",
-                    topics: vec![
-                        cli.kafka.name(schemas::topics::ACCOUNT_EVENTS),
-                        cli.kafka.name(schemas::topics::AUDIT_EVENTS),
-                    ],
-                };
-                let handler = Arc::new(projector::Projector::new(read_pool.clone()));
-                groups.spawn(runtime::run_group(
                     cli.kafka.clone(),
                     cli.retry.clone(),
                     spec,

@@ -3,7 +3,7 @@
 
 use schemars::{Schema, schema_for};
 
-use crate::{DomainEvent, Envelope, accounts, audit, releases, topics};
+use crate::{DomainEvent, Envelope, accounts, audit, imports, releases, topics};
 
 /// One event type as published.
 pub struct EventType {
@@ -42,6 +42,8 @@ pub const EVENT_TYPES: &[EventType] = &[
     entry::<releases::ReleaseDeleted>(topics::CATALOG_EVENTS),
     entry::<releases::ReleaseSourcesUpserted>(topics::CATALOG_EVENTS),
     entry::<releases::ReleaseSourcesRemoved>(topics::CATALOG_EVENTS),
+    entry::<imports::ImportRequested>(topics::IMPORT_EVENTS),
+    entry::<imports::ImportUpdated>(topics::IMPORT_EVENTS),
 ];
 
 impl EventType {

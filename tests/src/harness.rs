@@ -33,10 +33,11 @@ pub fn repo_root() -> PathBuf {
 /// Where cargo put the binaries this test binary was built with.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
+    let mut profile_dir = exe.parent().expect("the executable has a folder");
+    // Test binaries live in target/<profile>/deps, other binaries in target/<profile>.
+    if profile_dir.ends_with("deps") {
+        profile_dir = profile_dir.parent().expect("deps has a parent");
+    }
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -121,6 +122,24 @@ impl Process {
             .spawn()
             .unwrap_or_else(|error| panic!("starting {name}: {error}"));
         Self { child, log_path }
+    }
+
+    /// Where the process's output goes.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The operating system's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory so far, in MiB (`VmHWM`), while the process runs.
+    pub fn peak_memory_mib(&self) -> Option<f64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
     }
 
     /// SIGKILL: no drain, no commit.
@@ -223,7 +242,16 @@ impl Platform {
             ("QUERY_API_LISTEN", format!("127.0.0.1:{query_port}")),
             ("CONSUMERS_LISTEN", format!("127.0.0.1:{consumers_port}")),
             ("CONSUMER_RETRY_BASE_MS", "50".to_owned()),
+            // Every consumer group runs; tests that import point these at a fake-kodik.
+            ("KODIK_BASE_URL", "http://127.0.0.1:9".to_owned()),
+            ("KODIK_TOKEN", "no-upstream-in-this-test".to_owned()),
             ("OUTBOX_DELIVERY_TIMEOUT_MS", "5000".to_owned()),
+            (
+                "SEARCH_URL",
+                std::env::var("SEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:59200".to_owned()),
+            ),
+            ("SEARCH_INDEX_PREFIX", topic_prefix.to_lowercase()),
+            ("REDIS_KEY_PREFIX", topic_prefix.clone()),
             ("REDIS_URL", stack.redis_url.clone()),
             ("JWT_KEYS", TEST_JWT_KEYS.to_owned()),
             ("JWT_ACTIVE_KID", "test-1".to_owned()),
@@ -231,12 +259,6 @@ impl Platform {
             // its own low limits.
             ("AUTH_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
             ("RATE_LIMIT_PER_MINUTE", "1000000".to_owned()),
-            (
-                "SEARCH_URL",
-                std::env::var("SEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:59200".to_owned()),
-            ),
-            ("SEARCH_INDEX_PREFIX", topic_prefix.to_lowercase()),
-            ("REDIS_KEY_PREFIX", topic_prefix.clone()),
         ]
         .into_iter()
         .chain(

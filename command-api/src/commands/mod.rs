@@ -2,6 +2,8 @@
 //! new state and its events to the outbox in one transaction.
 
 pub mod accounts;
+pub mod imports;
+pub mod releases;
 pub mod roles;
 pub mod sessions;
 
@@ -36,6 +38,12 @@ pub struct Topics {
     pub account_events: String,
     /// Where audit entries go.
     pub audit_events: String,
+    /// Where release events go.
+    pub catalog_events: String,
+    /// Where import events go.
+    pub import_events: String,
+    /// Where the parser sends catalogue commands (consumed, not published, here).
+    pub catalog_commands: String,
 }
 
 impl Topics {
@@ -44,11 +52,20 @@ impl Topics {
         Self {
             account_events: kafka.name(schemas::topics::ACCOUNT_EVENTS),
             audit_events: kafka.name(schemas::topics::AUDIT_EVENTS),
+            catalog_events: kafka.name(schemas::topics::CATALOG_EVENTS),
+            import_events: kafka.name(schemas::topics::IMPORT_EVENTS),
+            catalog_commands: kafka.name(schemas::topics::CATALOG_COMMANDS),
         }
     }
 
     /// Every topic the command side publishes to.
     pub fn all(&self) -> Vec<String> {
-        vec![self.account_events.clone(), self.audit_events.clone()]
+        vec![
+            self.account_events.clone(),
+            self.audit_events.clone(),
+            self.catalog_events.clone(),
+            self.import_events.clone(),
+            self.catalog_commands.clone(),
+        ]
     }
 }

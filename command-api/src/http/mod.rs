@@ -2,13 +2,17 @@
 //! place where command errors become problem documents.
 
 mod accounts;
+mod imports;
+mod releases;
 mod problems;
 mod sessions;
 mod users;
 
 use platform::{
     auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
-    http::{MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router},
+    http::{
+        MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router,
+    },
 };
 use salvo::Router;
 use utoipa::OpenApi;
@@ -41,6 +45,15 @@ pub struct AppState {
     ),
     paths(
         accounts::register,
+        imports::request_import,
+        imports::cancel_import,
+        releases::create,
+        releases::patch,
+        releases::delete,
+        releases::put_episode,
+        releases::delete_episode,
+        releases::put_sources,
+        releases::delete_sources,
         sessions::login,
         sessions::refresh,
         sessions::logout,
@@ -51,7 +64,9 @@ pub struct AppState {
     modifiers(&BearerSecurity),
     tags(
         (name = "accounts", description = "Registration and sign-in"),
-        (name = "users", description = "Administration of accounts")
+        (name = "users", description = "Administration of accounts"),
+        (name = "imports", description = "Catalogue imports from the upstream"),
+        (name = "releases", description = "Moderators' edits of the catalogue")
     )
 )]
 struct ApiDoc;
@@ -105,6 +120,32 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                             Router::with_path("users/{id}/role")
                                 .hoop(require(Role::Admin))
                                 .put(users::change_role),
+                        )
+                        .push(
+                            Router::with_path("imports")
+                                .hoop(require(Role::Admin))
+                                .post(imports::request_import)
+                                .push(Router::with_path("{id}/cancel").post(imports::cancel_import)),
+                        )
+                        .push(
+                            Router::with_path("releases")
+                                .hoop(require(Role::Moderator))
+                                .post(releases::create)
+                                .push(
+                                    Router::with_path("{id}")
+                                        .patch(releases::patch)
+                                        .delete(releases::delete)
+                                        .push(
+                                            Router::with_path("episodes/{season}/{number}")
+                                                .put(releases::put_episode)
+                                                .delete(releases::delete_episode),
+                                        )
+                                        .push(
+                                            Router::with_path("sources/{translation_id}")
+                                                .put(releases::put_sources)
+                                                .delete(releases::delete_sources),
+                                        ),
+                                ),
                         ),
                 ),
         )

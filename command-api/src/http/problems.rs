@@ -4,7 +4,10 @@
 use platform::http::Problem;
 use salvo::http::StatusCode;
 
-use crate::commands::{accounts::RegisterError, roles::ChangeRoleError, sessions::SessionError};
+use crate::commands::{
+    accounts::RegisterError, imports::ImportError, releases::ReleaseError, roles::ChangeRoleError,
+    sessions::SessionError,
+};
 
 fn validation_problem(errors: Vec<platform::http::FieldError>) -> Problem {
     let mut problem = Problem::validation().detail("some fields break a rule; see errors");
@@ -66,6 +69,40 @@ impl From<ChangeRoleError> for Problem {
                 Problem::internal()
             }
             ChangeRoleError::Database(error) => database_problem(&error),
+        }
+    }
+}
+
+impl From<ImportError> for Problem {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::Invalid(detail) => Problem::validation().detail(detail),
+            ImportError::NotFound => Problem::not_found("no import with this id"),
+            ImportError::AlreadyFinished => Problem::new(
+                StatusCode::CONFLICT,
+                "import-finished",
+                "Import already finished",
+            )
+            .detail("the import already ended and cannot be cancelled"),
+            ImportError::Database(error) => database_problem(&error),
+        }
+    }
+}
+
+impl From<ReleaseError> for Problem {
+    fn from(error: ReleaseError) -> Self {
+        match error {
+            ReleaseError::Invalid(detail) => Problem::validation().detail(detail),
+            ReleaseError::NotFound => Problem::not_found("no release with this id"),
+            ReleaseError::Stale { expected, current } => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale-version",
+                "Release changed",
+            )
+            .detail(format!(
+                "the release is at version {current}, not {expected}; reload it and retry"
+            )),
+            ReleaseError::Database(error) => database_problem(&error),
         }
     }
 }

@@ -4,6 +4,7 @@ mod audit;
 mod catalog;
 mod conditional;
 pub mod filters;
+mod imports;
 mod search;
 mod users;
 
@@ -47,7 +48,7 @@ pub struct AppState {
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     paths(
-        users::profile, users::me, audit::list,
+        users::profile, users::me, audit::list, imports::get, imports::list,
         catalog::list, catalog::detail, catalog::episodes, catalog::genres, catalog::teams,
         search::search, search::suggest
     ),
@@ -57,7 +58,8 @@ pub struct AppState {
         (name = "catalogue", description = "The catalogue, from the read model"),
         (name = "search", description = "Full-text search and autocomplete"),
         (name = "users", description = "Public user views"),
-        (name = "admin", description = "Administration: the audit trail")
+        (name = "admin", description = "Administration: the audit trail"),
+        (name = "imports", description = "Progress of catalogue imports")
     )
 )]
 struct ApiDoc;
@@ -95,6 +97,12 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                             Router::with_path("admin/audit")
                                 .hoop(require(Role::Admin))
                                 .get(audit::list),
+                        )
+                        .push(
+                            Router::with_path("imports")
+                                .hoop(require(Role::Admin))
+                                .get(imports::list)
+                                .push(Router::with_path("{id}").get(imports::get)),
                         ),
                 ),
         )

@@ -5,13 +5,16 @@
 //! Run it with `scripts/test`, which starts the stack and builds the binaries first.
 
 mod accounts;
+mod catalogue_import;
 mod catalogue_search;
 mod compose;
 mod contracts;
 mod delivery;
+mod imports;
+mod moderation;
 mod parser;
 mod rate_limits;
 mod registration;
 mod route_roles;
-mod search_relevance;
 mod tokens;
+mod search_relevance;

@@ -27,7 +27,7 @@ pub(crate) enum Least {
     Admin,
 }
 
-use Least::{Admin, Anonymous, User};
+use Least::{Admin, Anonymous, Moderator, User};
 
 /// (service, method, path as in the OpenAPI document, least role).
 pub(crate) const ROUTE_ROLES: &[(&str, &str, &str, Least)] = &[
@@ -39,10 +39,23 @@ pub(crate) const ROUTE_ROLES: &[(&str, &str, &str, Least)] = &[
     ("command-api", "POST", "/v1/auth/logout-all", User),
     ("command-api", "POST", "/v1/auth/password", User),
     ("command-api", "PUT", "/v1/users/{id}/role", Admin),
+    // command-api: catalogue imports
+    ("command-api", "POST", "/v1/imports", Admin),
+    ("command-api", "POST", "/v1/imports/{id}/cancel", Admin),
+    // command-api: moderators' catalogue edits
+    ("command-api", "POST", "/v1/releases", Moderator),
+    ("command-api", "PATCH", "/v1/releases/{id}", Moderator),
+    ("command-api", "DELETE", "/v1/releases/{id}", Moderator),
+    ("command-api", "PUT", "/v1/releases/{id}/episodes/{season}/{number}", Moderator),
+    ("command-api", "DELETE", "/v1/releases/{id}/episodes/{season}/{number}", Moderator),
+    ("command-api", "PUT", "/v1/releases/{id}/sources/{translation_id}", Moderator),
+    ("command-api", "DELETE", "/v1/releases/{id}/sources/{translation_id}", Moderator),
     // query-api: users and administration
     ("query-api", "GET", "/v1/users/{id}", Anonymous),
     ("query-api", "GET", "/v1/me", User),
     ("query-api", "GET", "/v1/admin/audit", Admin),
+    ("query-api", "GET", "/v1/imports", Admin),
+    ("query-api", "GET", "/v1/imports/{id}", Admin),
     // query-api: the public catalogue and search
     ("query-api", "GET", "/v1/genres", Anonymous),
     ("query-api", "GET", "/v1/releases", Anonymous),
