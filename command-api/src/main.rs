@@ -201,7 +201,9 @@ async fn bootstrap_admin(cli: &Cli, ctx: &CommandContext) -> anyhow::Result<()> 
             commands::accounts::RegisterError::EmailTaken
             | commands::accounts::RegisterError::UsernameTaken,
         ) => Ok(()),
-        Err(error) => Err(anyhow::Error::new(error).context("creating the bootstrap administrator")),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context("creating the bootstrap administrator"))
+        }
     }
 }
 

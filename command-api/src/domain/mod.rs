@@ -2,5 +2,5 @@
 //! changes. Nothing here touches the database or HTTP.
 
 pub mod accounts;
-pub mod releases;
 pub mod passwords;
+pub mod releases;

@@ -3,16 +3,14 @@
 
 mod accounts;
 mod imports;
-mod releases;
 mod problems;
+mod releases;
 mod sessions;
 mod users;
 
 use platform::{
     auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
-    http::{
-        MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router,
-    },
+    http::{MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router},
 };
 use salvo::Router;
 use utoipa::OpenApi;
@@ -125,7 +123,9 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                             Router::with_path("imports")
                                 .hoop(require(Role::Admin))
                                 .post(imports::request_import)
-                                .push(Router::with_path("{id}/cancel").post(imports::cancel_import)),
+                                .push(
+                                    Router::with_path("{id}/cancel").post(imports::cancel_import),
+                                ),
                         )
                         .push(
                             Router::with_path("releases")
