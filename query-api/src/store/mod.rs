@@ -2,5 +2,5 @@
 
 pub mod audit;
 pub mod catalog;
-pub mod users;
 pub mod imports;
+pub mod users;

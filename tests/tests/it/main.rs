@@ -16,5 +16,5 @@ mod parser;
 mod rate_limits;
 mod registration;
 mod route_roles;
-mod tokens;
 mod search_relevance;
+mod tokens;

@@ -107,8 +107,7 @@ async fn duplicate_email_or_username_is_a_conflict_and_writes_nothing() {
 async fn bad_bodies_get_problem_documents_and_write_nothing() {
     let platform = Platform::start("bad_bodies").await;
     let url = format!("{}/v1/auth/register", platform.command_url);
-    let valid =
-        json!({"email": "a@example.org", "username": "valid", "password": "velvet kettle orbit marmalade"});
+    let valid = json!({"email": "a@example.org", "username": "valid", "password": "velvet kettle orbit marmalade"});
     let mut with_extra = valid.clone();
     with_extra["is_admin"] = json!(true);
 
