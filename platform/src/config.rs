@@ -86,6 +86,10 @@ pub struct SearchArgs {
     /// share one cluster. Lower-case, as index names must be.
     #[arg(long, env = "SEARCH_INDEX_PREFIX", default_value = "")]
     pub search_index_prefix: String,
+
+    /// Longest wait for one search engine request, in milliseconds.
+    #[arg(long, env = "SEARCH_TIMEOUT_MS", default_value_t = 5000)]
+    pub search_timeout_ms: u64,
 }
 
 impl SearchArgs {

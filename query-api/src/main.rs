@@ -123,8 +123,12 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
                 async move { limiter.is_reachable().await }
             })
     };
-    let search = search::SearchEngine::new(&cli.search.search_url, cli.search.releases_alias())
-        .context("search engine client")?;
+    let search = search::SearchEngine::new(
+        &cli.search.search_url,
+        cli.search.releases_alias(),
+        Duration::from_millis(cli.search.search_timeout_ms),
+    )
+    .context("search engine client")?;
     let readiness = {
         let search = search.clone();
         readiness.check("search", move || {

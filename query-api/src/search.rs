@@ -55,10 +55,10 @@ const SOURCE_FIELDS: &[&str] = &[
 ];
 
 impl SearchEngine {
-    /// A client for `url` reading through `alias`.
-    pub fn new(url: &str, alias: String) -> anyhow::Result<Self> {
+    /// A client for `url` reading through `alias`, waiting at most `timeout` per request.
+    pub fn new(url: &str, alias: String, timeout: Duration) -> anyhow::Result<Self> {
         let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url.parse()?))
-            .timeout(Duration::from_secs(5))
+            .timeout(timeout)
             .build()?;
         Ok(Self {
             client: Elasticsearch::new(transport),

@@ -50,12 +50,22 @@ pub fn cors_handler(args: &CorsArgs) -> Result<CorsHandler, CorsConfigError> {
             Method::GET,
             Method::POST,
             Method::PUT,
+            Method::PATCH,
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers(vec!["authorization", "content-type", "x-request-id"])
+        .allow_headers(vec![
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "if-match",
+            "if-none-match",
+        ])
         .expose_headers(vec![
             "x-request-id",
+            "etag",
+            "location",
+            "link",
             "retry-after",
             "ratelimit-limit",
             "ratelimit-remaining",

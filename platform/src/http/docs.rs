@@ -43,7 +43,7 @@ async fn docs_index(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 
 #[handler]
 async fn docs_file(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let tail = req.param::<String>("**path").unwrap_or_default();
+    let tail = req.param::<String>("path").unwrap_or_default();
     serve_asset(&tail, depot, res);
 }
 

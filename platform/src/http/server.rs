@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
 use salvo::{
-    Request, Router, Server, Service,
+    Request, Router, Server, Service, handler,
     catcher::Catcher,
     conn::TcpListener,
     cors::CorsHandler,
@@ -46,6 +46,7 @@ pub async fn serve_with_cors(
         .hoop(CatchPanic::new())
         .hoop(assign_request_id)
         .hoop(record_request)
+        .hoop(reject_nul_in_uri)
         .push(router);
     let mut service = Service::new(router).catcher(Catcher::new(ProblemCatcher));
     if let Some(cors) = cors {
@@ -98,5 +99,50 @@ pub async fn read_json_body<T: DeserializeOwned>(
     if bytes.len() > max_bytes {
         return Err(too_large());
     }
-    serde_json::from_slice(bytes).map_err(|error| Problem::malformed_body(error.to_string()))
+    // Parsed as a value first so that every string can be checked for NUL, which no
+    // text column (nor most downstream systems) accepts.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|error| Problem::malformed_body(error.to_string()))?;
+    if contains_nul(&value) {
+        return Err(Problem::malformed_body("text must not contain NUL (\\u0000) characters"));
+    }
+    serde_json::from_value(value).map_err(|error| Problem::malformed_body(error.to_string()))
+}
+
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(fields) => {
+            fields.iter().any(|(key, value)| key.contains('\0') || contains_nul(value))
+        }
+        _ => false,
+    }
+}
+
+/// Hoop refusing a path or query that carries an encoded NUL (`%00`): no parameter
+/// may contain one, and rejecting it here covers every route at once.
+#[handler]
+async fn reject_nul_in_uri(
+    req: &mut Request,
+    depot: &mut salvo::Depot,
+    res: &mut salvo::Response,
+    ctrl: &mut salvo::FlowCtrl,
+) {
+    let has_nul = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|text| text.as_str().to_ascii_lowercase().contains("%00"));
+    if has_nul {
+        let problem = Problem::new(
+            salvo::http::StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+        )
+        .detail("parameters must not contain NUL (%00) characters");
+        salvo::Writer::write(problem, req, depot, res).await;
+        ctrl.skip_rest();
+        return;
+    }
+    ctrl.call_next(req, depot, res).await;
 }

@@ -256,6 +256,22 @@ pub fn cursor(req: &Request, sort: Sort) -> Result<Option<Cursor>, Problem> {
             "the cursor belongs to another sort order".to_owned(),
         ));
     }
+    // A cursor is opaque but not trusted: its value must fit the sort column's type,
+    // or the database would reject the query.
+    let value = cursor.value.as_str();
+    let fits = match sort.field {
+        SortField::Popularity => value.parse::<i64>().is_ok(),
+        SortField::Score => value.parse::<f64>().is_ok_and(f64::is_finite),
+        SortField::Year => value.parse::<i32>().is_ok(),
+        // PostgreSQL's text form of a timestamptz, e.g. `2026-12-04 17:37:52.93+00`.
+        SortField::Updated => {
+            chrono::DateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f%#z").is_ok()
+        }
+        SortField::Title => !value.contains('\0'),
+    };
+    if !fits {
+        return Err(invalid("cursor", "the cursor is malformed".to_owned()));
+    }
     Ok(Some(cursor))
 }
 
@@ -276,6 +292,7 @@ mod tests {
         let decoded = Cursor::decode(&cursor.encode()).expect("decodes");
         assert_eq!(decoded.value, "7.5");
         assert!(Cursor::decode("zz").is_none());
+        assert!(chrono::DateTime::parse_from_str("2026-12-04 17:37:52.934744+00", "%Y-%m-%d %H:%M:%S%.f%#z").is_ok());
         assert!(Cursor::decode("abc").is_none());
     }
 

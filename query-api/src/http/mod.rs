@@ -38,7 +38,7 @@ pub struct AppState {
 #[openapi(
     info(
         title = "anidex query API",
-        description = "Reads of the platform: user views now, the catalogue and search next.\n\n\
+        description = "Reads of the platform: the catalogue, search with autocomplete, user views, import progress and the audit trail.\n\n\
             **Read your writes.** Commands answer with the aggregate's new `version`. Pass it \
             as `min_version` and the query API waits (a few seconds at most) until the read \
             model has caught up; if it has not, the answer is 503 `projection-lagging` with \

@@ -157,6 +157,15 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
             "malformed-body",
         ),
         (
+            "NUL character in a field",
+            "application/json",
+            json!({"email": "a\u{0}@example.org", "username": "nul", "password": "x"})
+                .to_string()
+                .into_bytes(),
+            400,
+            "malformed-body",
+        ),
+        (
             "not JSON media type",
             "text/plain",
             valid.to_string().into_bytes(),
@@ -275,6 +284,16 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
             "invalid-parameter",
         ),
         (
+            format!("{}/v1/releases?team=%00", platform.query_url),
+            400,
+            "invalid-parameter",
+        ),
+        (
+            format!("{}/v1/admin/audit?target=a%00b", platform.query_url),
+            400,
+            "invalid-parameter",
+        ),
+        (
             format!("{}/v1/users/{user_id}?min_version=7", platform.query_url),
             503,
             "projection-lagging",
@@ -378,6 +397,16 @@ async fn health_metrics_and_docs_are_served() {
             .await
             .expect("answer");
         assert_eq!(bundle.status(), 200, "the UI's script is served locally");
+        let script_type = bundle
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            script_type.contains("javascript"),
+            "the script is the script, not the page: {script_type}"
+        );
         let document: Value = platform
             .http
             .get(format!("{base}/openapi.json"))
