@@ -5,10 +5,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
 use salvo::{
-    Request, Router, Server, Service, handler,
+    Request, Router, Server, Service,
     catcher::Catcher,
     conn::TcpListener,
     cors::CorsHandler,
+    handler,
     prelude::{CatchPanic, Listener},
 };
 use serde::de::DeserializeOwned;
@@ -101,10 +102,12 @@ pub async fn read_json_body<T: DeserializeOwned>(
     }
     // Parsed as a value first so that every string can be checked for NUL, which no
     // text column (nor most downstream systems) accepts.
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|error| Problem::malformed_body(error.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| Problem::malformed_body(error.to_string()))?;
     if contains_nul(&value) {
-        return Err(Problem::malformed_body("text must not contain NUL (\\u0000) characters"));
+        return Err(Problem::malformed_body(
+            "text must not contain NUL (\\u0000) characters",
+        ));
     }
     serde_json::from_value(value).map_err(|error| Problem::malformed_body(error.to_string()))
 }
@@ -113,9 +116,9 @@ fn contains_nul(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(text) => text.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(contains_nul),
-        serde_json::Value::Object(fields) => {
-            fields.iter().any(|(key, value)| key.contains('\0') || contains_nul(value))
-        }
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
         _ => false,
     }
 }

@@ -292,7 +292,13 @@ mod tests {
         let decoded = Cursor::decode(&cursor.encode()).expect("decodes");
         assert_eq!(decoded.value, "7.5");
         assert!(Cursor::decode("zz").is_none());
-        assert!(chrono::DateTime::parse_from_str("2026-12-04 17:37:52.934744+00", "%Y-%m-%d %H:%M:%S%.f%#z").is_ok());
+        assert!(
+            chrono::DateTime::parse_from_str(
+                "2026-12-04 17:37:52.934744+00",
+                "%Y-%m-%d %H:%M:%S%.f%#z"
+            )
+            .is_ok()
+        );
         assert!(Cursor::decode("abc").is_none());
     }
 
