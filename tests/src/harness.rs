@@ -202,7 +202,8 @@ impl Platform {
         Self::start_with_lease(test, lease, extra_env).await
     }
 
-    /// Starts the platform for a test that will stop and start Kafka.
+    /// Starts the platform for a test that must run alone: one that stops and starts
+    /// Kafka, or one whose load would disturb (or be disturbed by) the others.
     pub async fn start_exclusive(test: &str) -> Self {
         let lease = KafkaLease::Exclusive(KAFKA_OUTAGE.clone().write_owned().await);
         Self::start_with_lease(test, lease, &[]).await
