@@ -2,9 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use platform::http::Problem;
-use salvo::{Depot, Request, Response, handler, http::StatusCode, writing::Json};
+use salvo::{Depot, Request, Response, handler, writing::Json};
 use serde::Serialize;
-use tokio::time::Instant;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -105,48 +104,18 @@ pub async fn get(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Re
     let id_text = req.param::<String>("id").unwrap_or_default();
     let import_id = Uuid::parse_str(&id_text)
         .map_err(|_| Problem::invalid_parameter("id", "the import id must be a UUID"))?;
-    let min_version = match req.query::<String>("min_version") {
-        None => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .ok()
-                .filter(|version| *version >= 1)
-                .ok_or_else(|| {
-                    Problem::invalid_parameter(
-                        "min_version",
-                        "min_version must be a positive integer",
-                    )
-                })?,
-        ),
-    };
+    let min_version = super::min_version(req)?;
 
-    let deadline = Instant::now() + state.read_your_writes_wait;
-    loop {
-        let row = imports::import(&state.pool, import_id)
-            .await
-            .map_err(|error| database_problem(&error))?;
-        let caught_up = match (&row, min_version) {
-            (Some(row), Some(min)) => row.version >= min,
-            (_, None) => true,
-            (None, Some(_)) => false,
-        };
-        if caught_up {
-            let row =
-                row.ok_or_else(|| Problem::not_found(format!("no import with id {import_id}")))?;
-            res.render(Json(ImportView::from(row)));
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "projection-lagging",
-                "Read model not caught up",
-            )
-            .detail("the import view does not reflect the requested version yet")
-            .retry_after(1));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let row = super::read_your_write(
+        state.read_your_writes_wait,
+        min_version,
+        |row: &ImportRow| row.version,
+        || imports::import(&state.pool, import_id),
+    )
+    .await?
+    .ok_or_else(|| Problem::not_found(format!("no import with id {import_id}")))?;
+    res.render(Json(ImportView::from(row)));
+    Ok(())
 }
 
 /// The 50 most recent imports.

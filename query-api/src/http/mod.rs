@@ -108,6 +108,64 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
         )
 }
 
+/// The `min_version` query parameter of a read-your-writes request, if given.
+#[expect(
+    clippy::result_large_err,
+    reason = "Problem is the single error shape of the API, built only on the error path"
+)]
+pub(crate) fn min_version(req: &salvo::Request) -> Result<Option<i64>, Problem> {
+    let Some(text) = req.query::<String>("min_version") else {
+        return Ok(None);
+    };
+    text.parse::<i64>()
+        .ok()
+        .filter(|version| *version >= 1)
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::invalid_parameter("min_version", "min_version must be a positive integer")
+        })
+}
+
+/// Reads a row with `fetch` until it reflects `min_version` (a client reading its own
+/// write), polling for at most `wait`; without `min_version` it reads once. A row still
+/// behind at the deadline is a 503 `projection-lagging` with `Retry-After`.
+pub(crate) async fn read_your_write<T, F, Fut>(
+    wait: Duration,
+    min_version: Option<i64>,
+    version_of: impl Fn(&T) -> i64,
+    mut fetch: F,
+) -> Result<Option<T>, Problem>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let row = fetch().await.map_err(|error| database_problem(&error))?;
+        let caught_up = match (&row, min_version) {
+            (_, None) => true,
+            (Some(row), Some(min)) => version_of(row) >= min,
+            (None, Some(_)) => false,
+        };
+        if caught_up {
+            return Ok(row);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let wanted = min_version.unwrap_or_default();
+            return Err(Problem::new(
+                salvo::http::StatusCode::SERVICE_UNAVAILABLE,
+                "projection-lagging",
+                "Read model not caught up",
+            )
+            .detail(format!(
+                "the read model does not reflect version {wanted} yet"
+            ))
+            .retry_after(1));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A read-model query failed: 503 if the database is unreachable, 500 otherwise.
 pub(crate) fn database_problem(error: &sqlx::Error) -> Problem {
     match error {

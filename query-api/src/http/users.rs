@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use platform::{auth::Principal, http::Problem};
 use salvo::{Depot, Request, Response, handler, http::StatusCode, writing::Json};
 use serde::Serialize;
-use tokio::time::Instant;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -67,53 +66,19 @@ pub async fn profile(
     let id_text = req.param::<String>("id").unwrap_or_default();
     let user_id = Uuid::parse_str(&id_text)
         .map_err(|_| Problem::invalid_parameter("id", "the user id must be a UUID"))?;
-    let min_version = match req.query::<String>("min_version") {
-        None => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .ok()
-                .filter(|version| *version >= 1)
-                .ok_or_else(|| {
-                    Problem::invalid_parameter(
-                        "min_version",
-                        "min_version must be a positive integer",
-                    )
-                })?,
-        ),
-    };
+    let min_version = super::min_version(req)?;
 
-    let deadline = Instant::now() + state.read_your_writes_wait;
-    loop {
-        let row = users::profile(&state.pool, user_id)
-            .await
-            .map_err(|error| database_problem(&error))?;
-        let caught_up = match (&row, min_version) {
-            (Some(row), Some(min)) => row.version >= min,
-            (_, None) => true,
-            (None, Some(_)) => false,
-        };
-        if caught_up {
-            let Some(row) = row else {
-                return Err(Problem::not_found(format!("no user with id {user_id}")));
-            };
-            res.status_code(StatusCode::OK);
-            res.render(Json(Profile::from(row)));
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "projection-lagging",
-                "Read model not caught up",
-            )
-            .detail(format!(
-                "the profile does not reflect version {} yet",
-                min_version.unwrap_or_default()
-            ))
-            .retry_after(1));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let row = super::read_your_write(
+        state.read_your_writes_wait,
+        min_version,
+        |row: &ProfileRow| row.version,
+        || users::profile(&state.pool, user_id),
+    )
+    .await?
+    .ok_or_else(|| Problem::not_found(format!("no user with id {user_id}")))?;
+    res.status_code(StatusCode::OK);
+    res.render(Json(Profile::from(row)));
+    Ok(())
 }
 
 /// The caller's own profile, from the access token's subject. The email address is

@@ -5,27 +5,8 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::accounts::problem_of;
 use e2e::harness::Platform;
-
-async fn problem_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(
-        content_type, "application/problem+json",
-        "status {status} is a problem document"
-    );
-    let body: Value = response.json().await.expect("problem body is JSON");
-    assert_eq!(
-        body["status"], status,
-        "problem status matches the HTTP status"
-    );
-    (status, body)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_user_becomes_readable_on_the_query_api() {
