@@ -87,6 +87,29 @@ enum Group {
     ImportProjector,
 }
 
+/// Spawns a group that runs on the plain runtime: `topics` are default names, put
+/// under the configured prefix.
+fn spawn_group<H: runtime::Handler>(
+    groups: &mut tokio::task::JoinSet<anyhow::Result<()>>,
+    cli: &Cli,
+    shutdown: &Shutdown,
+    name: &'static str,
+    topics: &[&str],
+    handler: H,
+) {
+    let spec = GroupSpec {
+        name,
+        topics: topics.iter().map(|topic| cli.kafka.name(topic)).collect(),
+    };
+    groups.spawn(runtime::run_group(
+        cli.kafka.clone(),
+        cli.retry.clone(),
+        spec,
+        Arc::new(handler),
+        shutdown.clone(),
+    ));
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -128,55 +151,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut groups = tokio::task::JoinSet::new();
     for group in &cli.groups {
         match group {
-            Group::Projector => {
-                let spec = GroupSpec {
-                    name: "projector",
-                    topics: vec![
-                        cli.kafka.name(schemas::topics::ACCOUNT_EVENTS),
-                        cli.kafka.name(schemas::topics::AUDIT_EVENTS),
-                    ],
-                };
-                let handler = Arc::new(projector::Projector::new(read_pool.clone()));
-                groups.spawn(runtime::run_group(
-                    cli.kafka.clone(),
-                    cli.retry.clone(),
-                    spec,
-                    handler,
-                    shutdown.clone(),
-                ));
-            }
+            Group::Projector => spawn_group(
+                &mut groups,
+                &cli,
+                &shutdown,
+                "projector",
+                &[
+                    schemas::topics::ACCOUNT_EVENTS,
+                    schemas::topics::AUDIT_EVENTS,
+                ],
+                projector::Projector::new(read_pool.clone()),
+            ),
             Group::CatalogProjector => {
-                let spec = GroupSpec {
-                    name: "catalog-projector",
-                    topics: vec![cli.kafka.name(schemas::topics::CATALOG_EVENTS)],
-                };
                 let cache = catalog_projector::CacheInvalidator::connect(&cli.cache).await;
-                let handler = Arc::new(catalog_projector::CatalogProjector::new(
-                    read_pool.clone(),
-                    cache,
-                ));
-                groups.spawn(runtime::run_group(
-                    cli.kafka.clone(),
-                    cli.retry.clone(),
-                    spec,
-                    handler,
-                    shutdown.clone(),
-                ));
+                spawn_group(
+                    &mut groups,
+                    &cli,
+                    &shutdown,
+                    "catalog-projector",
+                    &[schemas::topics::CATALOG_EVENTS],
+                    catalog_projector::CatalogProjector::new(read_pool.clone(), cache),
+                );
             }
-            Group::ImportProjector => {
-                let spec = GroupSpec {
-                    name: "import-projector",
-                    topics: vec![cli.kafka.name(schemas::topics::IMPORT_EVENTS)],
-                };
-                let handler = Arc::new(import_projector::ImportProjector::new(read_pool.clone()));
-                groups.spawn(runtime::run_group(
-                    cli.kafka.clone(),
-                    cli.retry.clone(),
-                    spec,
-                    handler,
-                    shutdown.clone(),
-                ));
-            }
+            Group::ImportProjector => spawn_group(
+                &mut groups,
+                &cli,
+                &shutdown,
+                "import-projector",
+                &[schemas::topics::IMPORT_EVENTS],
+                import_projector::ImportProjector::new(read_pool.clone()),
+            ),
             Group::Indexer => {
                 let spec = GroupSpec {
                     name: "indexer",
