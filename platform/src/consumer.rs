@@ -5,19 +5,25 @@
 //!   an offset is stored only after the handler's effect is durable (or the record
 //!   was parked in the dead-letter topic). A crash re-delivers what was in flight,
 //!   so every handler must be idempotent.
-//! - **Order per partition.** Records are handled one at a time, in offset order.
+//! - **Order per partition.** Records are handled in offset order. A group whose
+//!   handler takes batches ([`Handler::max_batch`]) gets the records that are already
+//!   waiting as one batch (one transaction, one bulk request); if the batch fails, the
+//!   same records are handled again one by one, so retries and dead-lettering always
+//!   concern a single record.
 //! - **Bounded retries.** A [`HandlerError::Failed`] record is retried with
 //!   exponential backoff and jitter, then copied to the group's dead-letter topic
 //!   with the error in headers, and the group moves on. A [`HandlerError::Poison`]
 //!   record goes there at once. A [`HandlerError::Unavailable`] dependency is waited
 //!   for without limit: an outage must not empty a topic into the dead-letter topic.
 //! - **Clean hand-over.** Stored offsets are committed synchronously when partitions
-//!   are revoked in a rebalance and when the process shuts down. Because records are
-//!   handled one at a time, nothing is in flight when either happens.
+//!   are revoked in a rebalance and when the process shuts down. Because a record or
+//!   batch is finished before the next is received, nothing is in flight when either
+//!   happens.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use crate::{config::KafkaArgs, kafka, shutdown::Shutdown};
+use futures::FutureExt as _;
 use rand::Rng as _;
 use rdkafka::{
     ClientContext, Message as _, Statistics, TopicPartitionList,
@@ -42,6 +48,18 @@ pub struct Record {
     pub value: Option<Vec<u8>>,
 }
 
+impl Record {
+    /// The value as an event envelope; a record without one is poison.
+    pub fn envelope(&self) -> Result<schemas::RawEnvelope, HandlerError> {
+        let value = self
+            .value
+            .as_deref()
+            .ok_or_else(|| HandlerError::Poison("record has no value".to_owned()))?;
+        serde_json::from_slice(value)
+            .map_err(|error| HandlerError::Poison(format!("not an event envelope: {error}")))
+    }
+}
+
 /// Why a handler could not apply a record.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -60,6 +78,27 @@ pub enum HandlerError {
 pub trait Handler: Send + Sync + 'static {
     /// Applies one record. Must be idempotent: the same record can arrive again.
     fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// The most records [`Handler::handle_batch`] takes at once; 1, the default, means
+    /// records are only ever handled one at a time.
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    /// Applies records in offset order, all or nothing as far as the handler can
+    /// manage; on an error the runtime handles each of them again with
+    /// [`Handler::handle`], so a batch must be idempotent too.
+    fn handle_batch(
+        &self,
+        records: &[Record],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async move {
+            for record in records {
+                self.handle(record).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// How a group retries.
@@ -198,7 +237,8 @@ pub async fn run_group_with_settings<H: Handler>(
         retry: &retry,
         dead_letters: &dead_letters,
     };
-    loop {
+    let max_batch = handler.max_batch().max(1);
+    'receive: loop {
         let message = tokio::select! {
             _ = shutdown.requested() => break,
             message = consumer.recv() => message,
@@ -210,13 +250,33 @@ pub async fn run_group_with_settings<H: Handler>(
                 continue;
             }
         };
-        if !worker
-            .process(&message, handler.as_ref(), &mut shutdown)
-            .await
-        {
-            break;
+        let mut batch = vec![message];
+        // Whatever is already fetched joins the batch; nothing waits for more.
+        while batch.len() < max_batch {
+            match consumer.recv().now_or_never() {
+                Some(Ok(message)) => batch.push(message),
+                Some(Err(error)) => {
+                    tracing::warn!(kafka.group = %group, error = %error, "kafka receive error");
+                    break;
+                }
+                None => break,
+            }
         }
-        consumer.store_offset_from_message(&message)?;
+        if batch.len() > 1 && worker.process_batch(&batch, handler.as_ref()).await {
+            for message in &batch {
+                consumer.store_offset_from_message(message)?;
+            }
+            continue;
+        }
+        for message in &batch {
+            if !worker
+                .process(message, handler.as_ref(), &mut shutdown)
+                .await
+            {
+                break 'receive;
+            }
+            consumer.store_offset_from_message(message)?;
+        }
     }
 
     if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync)
@@ -236,7 +296,42 @@ struct Worker<'a> {
     dead_letters: &'a FutureProducer,
 }
 
+fn record_of(message: &BorrowedMessage<'_>) -> Record {
+    Record {
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+    }
+}
+
 impl Worker<'_> {
+    /// Applies several messages at once; false when the batch failed and its records
+    /// must be handled one by one.
+    async fn process_batch<H: Handler>(
+        &self,
+        messages: &[BorrowedMessage<'_>],
+        handler: &H,
+    ) -> bool {
+        let records: Vec<Record> = messages.iter().map(record_of).collect();
+        match handler.handle_batch(&records).await {
+            Ok(()) => {
+                metrics::counter!("consumer_records_total", "group" => self.group.to_owned(), "outcome" => "applied").increment(records.len() as u64);
+                true
+            }
+            Err(error) => {
+                tracing::info!(
+                    kafka.group = %self.group,
+                    records = records.len(),
+                    error = %error,
+                    "batch not applied, handling its records one by one"
+                );
+                false
+            }
+        }
+    }
+
     /// Applies one message (or parks it in the dead-letter topic). Returns false when
     /// shutdown interrupted it before its effect was durable, so its offset must not
     /// be stored.
@@ -246,13 +341,7 @@ impl Worker<'_> {
         handler: &H,
         shutdown: &mut Shutdown,
     ) -> bool {
-        let record = Record {
-            topic: message.topic().to_owned(),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            value: message.payload().map(<[u8]>::to_vec),
-        };
+        let record = record_of(message);
         let mut attempt: u32 = 0;
         let mut unavailable_since_attempt = 0;
         loop {

@@ -2,7 +2,7 @@
 //! applying the catalogue commands the parser sends over Kafka, which merge upstream
 //! rows into releases. Only this side writes the catalogue.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Utc;
 use schemas::{
@@ -11,19 +11,21 @@ use schemas::{
         CatalogCommand, CatalogCommandMessage, ImportCounters, ImportMode, ImportRequested,
         ImportState, UpstreamMaterial,
     },
+    releases::ExternalIds,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
     CommandContext,
-    releases::{ReleaseChange, publish_release},
+    releases::{ReleaseChange, publish_releases},
 };
 use crate::{
     audit::{self, AuditContext, AuditEntry},
+    domain::releases::{MERGE_ORDER, external_id, may_join, set_external_id},
     outbox,
     store::{
-        catalog,
+        catalog::{self, ExternalIdKey},
         imports::{self, Import},
     },
 };
@@ -95,7 +97,6 @@ pub async fn request_import(
     {
         return Err(ImportError::Invalid(format!("unknown filter {unknown:?}")));
     }
-
     let mut tx = ctx.pool.begin().await?;
     let since = match request.mode {
         ImportMode::Full => None,
@@ -316,7 +317,8 @@ async fn lock_import(tx: &mut PgConnection, import_id: Uuid) -> Result<Import, A
 }
 
 /// Merges a page of upstream rows: each row joins (or creates) its release, then every
-/// touched release is recomputed from all its rows and published if it changed.
+/// touched release is recomputed from all its rows and published if it changed. The
+/// page is read and written in a fixed number of statements, whatever its size.
 async fn merge_materials(
     tx: &mut PgConnection,
     ctx: &CommandContext,
@@ -324,41 +326,116 @@ async fn merge_materials(
     materials: &[UpstreamMaterial],
     counters: &mut ImportCounters,
 ) -> Result<(), sqlx::Error> {
-    let mut touched: BTreeSet<Uuid> = BTreeSet::new();
+    // A row sent twice in one page counts once, as its last form.
+    let mut latest: BTreeMap<&str, &UpstreamMaterial> = BTreeMap::new();
     for material in materials {
         counters.materials += 1;
         counters.episodes += material.episodes.len() as i64;
         counters.sources += material.episodes.len() as i64;
+        latest.insert(material.material_id.as_str(), material);
+    }
+    let ids: Vec<&str> = latest.keys().copied().collect();
+    let stored = catalog::materials_by_id(tx, &ids).await?;
 
+    // Everything the merge order may look at, loaded up front.
+    let keys: Vec<ExternalIdKey> = latest
+        .values()
+        .flat_map(|material| external_id_keys(&material.external_ids))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut claims = catalog::claimed_by(tx, &keys).await?;
+    let known: Vec<Uuid> = claims
+        .values()
+        .chain(stored.values().map(|stored| &stored.release_id))
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut release_ids = catalog::external_ids_of(tx, &known).await?;
+
+    let mut created = Vec::new();
+    let mut new_claims = Vec::new();
+    let mut rows = Vec::new();
+    let mut touched: BTreeSet<Uuid> = BTreeSet::new();
+    for material in materials {
+        // Only the last form of a repeated row is merged.
+        if !std::ptr::eq(latest[material.material_id.as_str()], material) {
+            continue;
+        }
         let content =
             serde_json::to_value(material).map_err(|error| sqlx::Error::Encode(error.into()))?;
-        let stored = catalog::material(tx, &material.material_id).await?;
-        let release_id = match &stored {
+        let release_id = match stored.get(&material.material_id) {
             Some(stored) if stored.content == content => {
                 counters.releases_unchanged += 1;
                 continue;
             }
             Some(stored) => stored.release_id,
-            None => match catalog::find_release_for(tx, &material.external_ids).await? {
+            None => match find_release_for(&material.external_ids, &claims, &release_ids) {
                 Some(release_id) => release_id,
                 None => {
                     let release_id = Uuid::now_v7();
-                    catalog::create_release(tx, release_id).await?;
+                    created.push(release_id);
                     release_id
                 }
             },
         };
-        catalog::claim_external_ids(tx, release_id, &material.external_ids).await?;
-        catalog::save_material(tx, release_id, material, &content).await?;
+        // Claim the row's ids that no release holds yet, so later rows of this page
+        // find the release too.
+        for key in external_id_keys(&material.external_ids) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = claims.entry(key.clone()) {
+                slot.insert(release_id);
+                set_external_id(
+                    release_ids.entry(release_id).or_default(),
+                    &key.0,
+                    key.1.clone(),
+                );
+                new_claims.push((key, release_id));
+            }
+        }
+        rows.push(catalog::MaterialRow {
+            material,
+            release_id,
+            content,
+        });
         touched.insert(release_id);
     }
+    catalog::create_releases(tx, &created).await?;
+    catalog::save_claims(tx, &new_claims).await?;
+    catalog::save_materials(tx, &rows).await?;
 
-    for release_id in touched {
-        match publish_release(tx, ctx, correlation_id, &parser_actor(), release_id).await? {
+    let touched: Vec<Uuid> = touched.into_iter().collect();
+    for (_, change) in publish_releases(tx, ctx, correlation_id, &parser_actor(), &touched).await? {
+        match change {
             ReleaseChange::Created => counters.releases_created += 1,
             ReleaseChange::Updated => counters.releases_updated += 1,
             ReleaseChange::Unchanged => counters.releases_unchanged += 1,
         }
     }
     Ok(())
+}
+
+/// The external ids of a row, in merge order.
+fn external_id_keys(ids: &ExternalIds) -> Vec<ExternalIdKey> {
+    MERGE_ORDER
+        .iter()
+        .filter_map(|source| {
+            external_id(ids, source).map(|value| ((*source).to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// The release that one of `ids` points to, following the merge order, given every
+/// claim of those ids (`claims`) and the ids of the releases they point to. `None`
+/// when no known release may take a row with these ids.
+fn find_release_for(
+    ids: &ExternalIds,
+    claims: &HashMap<ExternalIdKey, Uuid>,
+    release_ids: &HashMap<Uuid, ExternalIds>,
+) -> Option<Uuid> {
+    external_id_keys(ids).into_iter().find_map(|key| {
+        let release_id = *claims.get(&key)?;
+        let theirs = release_ids.get(&release_id).cloned().unwrap_or_default();
+        may_join(ids, &theirs, &key.0).then_some(release_id)
+    })
 }

@@ -48,25 +48,77 @@ pub async fn publish_release(
     actor: &Actor,
     release_id: Uuid,
 ) -> Result<ReleaseChange, sqlx::Error> {
-    let (mut version, stored) = catalog::lock_release(tx, release_id).await?;
-    let (edits, deleted) = catalog::edits(tx, release_id).await?;
-    if deleted {
+    let changes = publish_releases(tx, ctx, correlation_id, actor, &[release_id]).await?;
+    Ok(changes
+        .into_iter()
+        .next()
+        .map_or(ReleaseChange::Unchanged, |(_, change)| change))
+}
+
+/// [`publish_release`] for many releases at once, in a fixed number of statements:
+/// the releases are locked in id order, and what changed is written and appended to
+/// the outbox in bulk. Returns the change of each release, in id order.
+pub async fn publish_releases(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+    correlation_id: &str,
+    actor: &Actor,
+    release_ids: &[Uuid],
+) -> Result<Vec<(Uuid, ReleaseChange)>, sqlx::Error> {
+    let mut stored = catalog::lock_releases(tx, release_ids).await?;
+    let mut ids: Vec<Uuid> = stored.keys().copied().collect();
+    ids.sort_unstable();
+    let mut writes = catalog::ReleaseWrites::default();
+    let mut events = outbox::Batch::default();
+    let mut changes = Vec::with_capacity(ids.len());
+    for release_id in ids {
+        let Some(release) = stored.remove(&release_id) else {
+            continue;
+        };
+        let change = publish_one(
+            release_id,
+            release,
+            correlation_id,
+            actor,
+            &ctx.topics.catalog_events,
+            &mut writes,
+            &mut events,
+        )?;
+        changes.push((release_id, change));
+    }
+    writes.save(tx).await?;
+    events.insert(tx).await?;
+    Ok(changes)
+}
+
+/// Decides what one release publishes, gathering its writes and events.
+fn publish_one(
+    release_id: Uuid,
+    stored: catalog::StoredRelease,
+    correlation_id: &str,
+    actor: &Actor,
+    topic: &str,
+    writes: &mut catalog::ReleaseWrites,
+    events: &mut outbox::Batch,
+) -> Result<ReleaseChange, sqlx::Error> {
+    if stored.deleted {
         return Ok(ReleaseChange::Unchanged);
     }
-    let is_new = stored.is_null();
-    let materials = catalog::materials_of(tx, release_id).await?;
+    let mut version = stored.version;
+    let is_new = stored.snapshot.is_null();
     // Edits were validated when they were made; a release that no longer takes them
     // (an import removed what they refer to) is published without them.
-    let computed = releases::release_from(release_id, &materials);
-    let release = edits.apply(computed.clone()).unwrap_or(computed);
+    let computed = releases::release_from(release_id, &stored.materials);
+    let release = stored.edits.apply(computed.clone()).unwrap_or(computed);
     let snapshot = serde_json::to_value(&release).map_err(encode)?;
 
     let mut changed = false;
-    if snapshot != stored {
+    let mut new_snapshot = None;
+    if snapshot != stored.snapshot {
         if !is_new {
             version += 1;
         }
-        catalog::save_release(tx, release_id, version, &snapshot, release.needs_review).await?;
+        new_snapshot = Some((snapshot, release.needs_review));
         let event = Envelope::new(
             release_id.to_string(),
             version,
@@ -74,26 +126,22 @@ pub async fn publish_release(
             actor.clone(),
             release,
         );
-        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        events.push(topic, &event)?;
         changed = true;
     }
 
-    let all_sources = edits.apply_to_sources(releases::sources_from(release_id, &materials));
-    let mut published: Vec<i64> = catalog::translations_with_sources(tx, release_id).await?;
+    let all_sources = stored
+        .edits
+        .apply_to_sources(releases::sources_from(release_id, &stored.materials));
+    let mut published = stored.sources;
     for sources in all_sources {
         let translation_id = sources.translation.id;
-        published.retain(|id| *id != translation_id);
         let snapshot = serde_json::to_value(&sources).map_err(encode)?;
-        if catalog::sources(tx, release_id, translation_id)
-            .await?
-            .as_ref()
-            == Some(&snapshot)
-        {
+        if published.remove(&translation_id).as_ref() == Some(&snapshot) {
             continue;
         }
         version += 1;
-        catalog::save_sources(tx, release_id, translation_id, &snapshot).await?;
-        catalog::save_release_version(tx, release_id, version).await?;
+        writes.sources(release_id, translation_id, snapshot);
         let event: Envelope<ReleaseSourcesUpserted> = Envelope::new(
             release_id.to_string(),
             version,
@@ -101,13 +149,12 @@ pub async fn publish_release(
             actor.clone(),
             sources,
         );
-        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        events.push(topic, &event)?;
         changed = true;
     }
-    for translation_id in published {
+    for translation_id in published.into_keys() {
         version += 1;
-        catalog::remove_sources(tx, release_id, translation_id).await?;
-        catalog::save_release_version(tx, release_id, version).await?;
+        writes.remove_sources(release_id, translation_id);
         let event = Envelope::new(
             release_id.to_string(),
             version,
@@ -118,8 +165,11 @@ pub async fn publish_release(
                 translation_id,
             },
         );
-        outbox::append(tx, &ctx.topics.catalog_events, &event).await?;
+        events.push(topic, &event)?;
         changed = true;
+    }
+    if changed {
+        writes.release(release_id, version, new_snapshot);
     }
 
     Ok(match (is_new, changed) {
@@ -386,7 +436,7 @@ pub async fn create_release(
     edits.apply(releases::blank_release(release_id))?;
 
     let mut tx = ctx.pool.begin().await?;
-    catalog::create_release(&mut tx, release_id).await?;
+    catalog::create_releases(&mut tx, &[release_id]).await?;
     catalog::save_edits(&mut tx, release_id, &edits).await?;
     publish_release(
         &mut tx,

@@ -37,6 +37,19 @@ pub fn external_id<'a>(ids: &'a ExternalIds, source: &str) -> Option<&'a str> {
     }
 }
 
+/// Sets the value of one external id source; unknown sources are ignored.
+pub fn set_external_id(ids: &mut ExternalIds, source: &str, value: String) {
+    let slot = match source {
+        "shikimori" => &mut ids.shikimori,
+        "kinopoisk" => &mut ids.kinopoisk,
+        "imdb" => &mut ids.imdb,
+        "mydramalist" => &mut ids.mydramalist,
+        "worldart" => &mut ids.worldart,
+        _ => return,
+    };
+    *slot = Some(value);
+}
+
 /// True when a row with `row` ids may join a release with `release` ids that was
 /// found through `found_by`: no source before it disagrees.
 pub fn may_join(row: &ExternalIds, release: &ExternalIds, found_by: &str) -> bool {

@@ -16,23 +16,72 @@ pub async fn append<P: DomainEvent>(
     topic: &str,
     envelope: &Envelope<P>,
 ) -> Result<(), sqlx::Error> {
-    let json =
-        serde_json::to_string(envelope).map_err(|error| sqlx::Error::Encode(error.into()))?;
-    sqlx::query(
-        "INSERT INTO outbox \
-         (topic, message_key, event_id, event_type, schema_version, correlation_id, envelope) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
-    )
-    .bind(topic)
-    .bind(&envelope.meta.aggregate_id)
-    .bind(envelope.meta.event_id)
-    .bind(&envelope.meta.event_type)
-    .bind(envelope.meta.schema_version as i32)
-    .bind(&envelope.meta.correlation_id)
-    .bind(json)
-    .execute(tx)
-    .await?;
-    Ok(())
+    let mut batch = Batch::default();
+    batch.push(topic, envelope)?;
+    batch.insert(tx).await
+}
+
+/// Events gathered in memory and appended to the outbox with one statement, in the
+/// order they were pushed (the relay publishes in that order).
+#[derive(Default)]
+pub struct Batch {
+    topics: Vec<String>,
+    keys: Vec<String>,
+    event_ids: Vec<uuid::Uuid>,
+    event_types: Vec<String>,
+    schema_versions: Vec<i32>,
+    correlation_ids: Vec<String>,
+    envelopes: Vec<String>,
+}
+
+impl Batch {
+    /// Adds one event.
+    pub fn push<P: DomainEvent>(
+        &mut self,
+        topic: &str,
+        envelope: &Envelope<P>,
+    ) -> Result<(), sqlx::Error> {
+        let json =
+            serde_json::to_string(envelope).map_err(|error| sqlx::Error::Encode(error.into()))?;
+        self.topics.push(topic.to_owned());
+        self.keys.push(envelope.meta.aggregate_id.clone());
+        self.event_ids.push(envelope.meta.event_id);
+        self.event_types.push(envelope.meta.event_type.clone());
+        self.schema_versions
+            .push(envelope.meta.schema_version as i32);
+        self.correlation_ids
+            .push(envelope.meta.correlation_id.clone());
+        self.envelopes.push(json);
+        Ok(())
+    }
+
+    /// Appends every gathered event within the caller's transaction.
+    pub async fn insert(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.topics.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO outbox \
+             (topic, message_key, event_id, event_type, schema_version, correlation_id, envelope) \
+             SELECT topic, message_key, event_id, event_type, schema_version, correlation_id, \
+                 envelope::json \
+             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int[], $6::text[], \
+                 $7::text[]) WITH ORDINALITY \
+                 AS e(topic, message_key, event_id, event_type, schema_version, correlation_id, \
+                     envelope, position) \
+             ORDER BY position",
+        )
+        .bind(&self.topics)
+        .bind(&self.keys)
+        .bind(&self.event_ids)
+        .bind(&self.event_types)
+        .bind(&self.schema_versions)
+        .bind(&self.correlation_ids)
+        .bind(&self.envelopes)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
 }
 
 /// The Kafka headers of an outbox row, per the record conventions in `schemas`.

@@ -63,21 +63,25 @@ impl CacheInvalidator {
         }
     }
 
-    /// Drops the cached answers about `release_id` and every cached list.
-    pub async fn release_changed(&self, release_id: Uuid) {
+    /// Drops the cached answers about each of `release_ids` and every cached list.
+    pub async fn releases_changed(&self, release_ids: &[Uuid]) {
+        if release_ids.is_empty() {
+            return;
+        }
         let Some(mut connection) = self.connection.clone() else {
             return;
         };
-        let keys = [
-            format!("{}catalog:release:{release_id}", self.prefix),
-            format!("{}catalog:lists", self.prefix),
-        ];
+        let mut keys: Vec<String> = release_ids
+            .iter()
+            .map(|release_id| format!("{}catalog:release:{release_id}", self.prefix))
+            .collect();
+        keys.push(format!("{}catalog:lists", self.prefix));
         let result: redis::RedisResult<()> = redis::cmd("DEL")
             .arg(&keys)
             .query_async(&mut connection)
             .await;
         if let Err(error) = result {
-            tracing::warn!(release.id = %release_id, error = %error, "cache invalidation failed");
+            tracing::warn!(releases = release_ids.len(), error = %error, "cache invalidation failed");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use schemas::releases::{ReleaseSourcesUpserted, ReleaseUpserted, TranslationKind};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::titles::{decode_entities, main_title};
@@ -15,10 +15,10 @@ fn enum_text<T: serde::Serialize>(value: &T) -> Option<String> {
         .and_then(|value| value.as_str().map(str::to_owned))
 }
 
-/// Upserts the release and replaces its episodes, in one transaction, if `version` is
-/// newer than the stored one.
+/// Upserts the release and replaces its episodes, within the caller's transaction, if
+/// `version` is newer than the stored one.
 pub async fn upsert_release(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     event: &ReleaseUpserted,
     version: i64,
     occurred_at: DateTime<Utc>,
@@ -49,7 +49,6 @@ pub async fn upsert_release(
     genres.sort();
     genres.dedup();
 
-    let mut transaction = pool.begin().await?;
     let applied = sqlx::query(
         "INSERT INTO releases (release_id, version, deleted, kind, status, main_title, titles, \
              external_ids, year, airing_year, airing_season, genres, age_rating, description, \
@@ -143,17 +142,15 @@ pub async fn upsert_release(
     .bind(&fillers)
     .execute(&mut *transaction)
     .await?;
-    transaction.commit().await?;
     Ok(true)
 }
 
 /// Turns the release into a tombstone at `version` and drops its episodes and sources.
 pub async fn delete_release(
-    pool: &PgPool,
+    transaction: &mut PgConnection,
     release_id: Uuid,
     version: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
     let applied = sqlx::query(
         "INSERT INTO releases (release_id, version, deleted) VALUES ($1, $2, true) \
          ON CONFLICT (release_id) DO UPDATE SET version = EXCLUDED.version, deleted = true, \
@@ -181,13 +178,12 @@ pub async fn delete_release(
     .bind(version)
     .execute(&mut *transaction)
     .await?;
-    transaction.commit().await?;
     Ok(true)
 }
 
 /// Replaces the sources of one translation if `version` is newer than its row.
 pub async fn upsert_sources(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     event: &ReleaseSourcesUpserted,
     version: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -220,14 +216,14 @@ pub async fn upsert_sources(
     .bind(&event.blocked_countries)
     .bind(sqlx::types::Json(&event.blocked_seasons))
     .bind(sqlx::types::Json(&event.sources))
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(result.rows_affected() == 1)
 }
 
 /// Marks the sources of one translation removed if `version` is newer than its row.
 pub async fn remove_sources(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     release_id: Uuid,
     translation_id: i64,
     version: i64,
@@ -242,7 +238,7 @@ pub async fn remove_sources(
     .bind(release_id)
     .bind(translation_id)
     .bind(version)
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(result.rows_affected() == 1)
 }

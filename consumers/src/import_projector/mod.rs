@@ -7,7 +7,7 @@
 //! - Guarantees: a row keeps the import's aggregate version and only a newer
 //!   `import.updated` replaces it, so redelivered or late events change nothing.
 
-use schemas::{RawEnvelope, imports::ImportUpdated};
+use schemas::imports::ImportUpdated;
 use sqlx::PgPool;
 
 use crate::runtime::{Handler, HandlerError, Record};
@@ -33,12 +33,7 @@ fn text_of<T: serde::Serialize>(value: &T) -> String {
 
 impl Handler for ImportProjector {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
-        let value = record
-            .value
-            .as_deref()
-            .ok_or_else(|| HandlerError::Poison("record has no value".to_owned()))?;
-        let envelope: RawEnvelope = serde_json::from_slice(value)
-            .map_err(|error| HandlerError::Poison(format!("not an event envelope: {error}")))?;
+        let envelope = record.envelope()?;
         if !envelope.is::<ImportUpdated>() {
             return Ok(());
         }

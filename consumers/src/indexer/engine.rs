@@ -44,6 +44,22 @@ pub enum BulkWrite {
     },
 }
 
+impl BulkWrite {
+    /// The document id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Index { id, .. } => id,
+        }
+    }
+
+    /// The external version written.
+    pub fn version(&self) -> i64 {
+        match self {
+            Self::Index { version, .. } => *version,
+        }
+    }
+}
+
 /// A client bound to one deployment's index names.
 #[derive(Clone)]
 pub struct Engine {

@@ -10,15 +10,16 @@
 //!   version, so a late or repeated event never regresses a document; a deletion is a
 //!   versioned tombstone document for the same reason. With the engine down, records
 //!   wait (they are retried without limit) rather than being dead-lettered.
+//! - Throughput: the records already fetched (up to 500) go in one bulk request,
+//!   with only the newest version of each document.
 
 mod document;
 mod engine;
 pub mod reindex;
 
-use schemas::{
-    RawEnvelope,
-    releases::{ReleaseDeleted, ReleaseUpserted},
-};
+use std::collections::{HashMap, hash_map::Entry};
+
+use schemas::releases::{ReleaseDeleted, ReleaseUpserted};
 
 use crate::runtime::{Handler, HandlerError, Record};
 
@@ -38,10 +39,10 @@ impl Indexer {
         Self { engine }
     }
 
-    async fn write(&self, write: engine::BulkWrite) -> Result<(), HandlerError> {
+    async fn write(&self, writes: Vec<engine::BulkWrite>) -> Result<(), HandlerError> {
         let alias = self.engine.alias().to_owned();
         self.engine
-            .bulk(&alias, vec![write])
+            .bulk(&alias, writes)
             .await
             .map(drop)
             .map_err(|error| match error {
@@ -51,43 +52,70 @@ impl Indexer {
     }
 }
 
+/// The index write one record asks for, if any.
+fn write_of(record: &Record) -> Result<Option<engine::BulkWrite>, HandlerError> {
+    let envelope = record.envelope()?;
+    let version = envelope.meta.aggregate_version;
+
+    if envelope.is::<ReleaseUpserted>() {
+        let event: ReleaseUpserted = envelope
+            .payload_as()
+            .map_err(|error| HandlerError::Poison(format!("release.upserted payload: {error}")))?;
+        let release = document::Release::from_event(&event, envelope.meta.occurred_at);
+        tracing::trace!(release.id = %event.release_id, release.version = version, "indexing release");
+        return Ok(Some(engine::BulkWrite::Index {
+            id: event.release_id.to_string(),
+            version,
+            document: release.to_document(),
+        }));
+    }
+    if envelope.is::<ReleaseDeleted>() {
+        let event: ReleaseDeleted = envelope
+            .payload_as()
+            .map_err(|error| HandlerError::Poison(format!("release.deleted payload: {error}")))?;
+        return Ok(Some(engine::BulkWrite::Index {
+            id: event.release_id.to_string(),
+            version,
+            document: document::tombstone(event.release_id),
+        }));
+    }
+    Ok(None)
+}
+
+/// Records the indexer takes at once: one bulk request each.
+const MAX_BATCH: usize = 500;
+
 impl Handler for Indexer {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
-        let value = record
-            .value
-            .as_deref()
-            .ok_or_else(|| HandlerError::Poison("record has no value".to_owned()))?;
-        let envelope: RawEnvelope = serde_json::from_slice(value)
-            .map_err(|error| HandlerError::Poison(format!("not an event envelope: {error}")))?;
-        let version = envelope.meta.aggregate_version;
+        match write_of(record)? {
+            Some(write) => self.write(vec![write]).await,
+            None => Ok(()),
+        }
+    }
 
-        if envelope.is::<ReleaseUpserted>() {
-            let event: ReleaseUpserted = envelope.payload_as().map_err(|error| {
-                HandlerError::Poison(format!("release.upserted payload: {error}"))
-            })?;
-            let release = document::Release::from_event(&event, envelope.meta.occurred_at);
-            tracing::trace!(release.id = %event.release_id, release.version = version, "indexing release");
-            return self
-                .write(engine::BulkWrite::Index {
-                    id: event.release_id.to_string(),
-                    version,
-                    document: release.to_document(),
-                })
-                .await;
+    fn max_batch(&self) -> usize {
+        MAX_BATCH
+    }
+
+    async fn handle_batch(&self, records: &[Record]) -> Result<(), HandlerError> {
+        // Only the newest version of each document matters: the engine would refuse
+        // the older ones anyway.
+        let mut newest: HashMap<String, engine::BulkWrite> = HashMap::new();
+        for record in records {
+            let Some(write) = write_of(record)? else {
+                continue;
+            };
+            match newest.entry(write.id().to_owned()) {
+                Entry::Occupied(mut slot) if slot.get().version() < write.version() => {
+                    slot.insert(write);
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(write);
+                }
+            }
         }
-        if envelope.is::<ReleaseDeleted>() {
-            let event: ReleaseDeleted = envelope.payload_as().map_err(|error| {
-                HandlerError::Poison(format!("release.deleted payload: {error}"))
-            })?;
-            return self
-                .write(engine::BulkWrite::Index {
-                    id: event.release_id.to_string(),
-                    version,
-                    document: document::tombstone(event.release_id),
-                })
-                .await;
-        }
-        Ok(())
+        self.write(newest.into_values().collect()).await
     }
 }
 

@@ -195,12 +195,7 @@ fn with_causes(error: &dyn std::error::Error) -> String {
 
 impl Handler for Parser {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
-        let value = record
-            .value
-            .as_deref()
-            .ok_or_else(|| HandlerError::Poison("record has no value".to_owned()))?;
-        let envelope: RawEnvelope = serde_json::from_slice(value)
-            .map_err(|error| HandlerError::Poison(format!("not an event envelope: {error}")))?;
+        let envelope = record.envelope()?;
 
         if envelope.is::<ImportRequested>() {
             return self.import_requested(&envelope, record).await;

@@ -130,12 +130,7 @@ fn role_name(role: schemas::accounts::Role) -> Option<String> {
 
 impl Handler for Projector {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
-        let value = record
-            .value
-            .as_deref()
-            .ok_or_else(|| HandlerError::Poison("record has no value".to_owned()))?;
-        let envelope: RawEnvelope = serde_json::from_slice(value)
-            .map_err(|error| HandlerError::Poison(format!("not an event envelope: {error}")))?;
+        let envelope = record.envelope()?;
 
         if envelope.is::<UserRegistered>() {
             return self.user_registered(&envelope).await;

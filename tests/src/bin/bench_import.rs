@@ -10,10 +10,14 @@
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-import`
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use e2e::harness::{FakeKodik, Platform};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 const TOKEN: &str = "bench-import-token";
 const ADMIN_EMAIL: &str = "bench-admin@example.org";
@@ -30,7 +34,7 @@ where
             return value;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -112,33 +116,43 @@ async fn main() {
 
     let releases = platform.count("write.releases").await;
     // The read model is complete when it holds, for every release and every
-    // translation's sources, the newest version the command side published.
+    // translation's sources, the newest version the command side published. Those
+    // versions are fixed once the import succeeded, so they are read once.
+    let expected: Vec<(Uuid, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT message_key::uuid, NULL::bigint, max((envelope->>'aggregate_version')::bigint) \
+         FROM write.outbox WHERE event_type = 'release.upserted' GROUP BY 1 \
+         UNION ALL \
+         SELECT message_key::uuid, (envelope->'payload'->'translation'->>'id')::bigint, \
+                max((envelope->>'aggregate_version')::bigint) \
+         FROM write.outbox WHERE event_type = 'release.sources_upserted' GROUP BY 1, 2",
+    )
+    .fetch_all(&platform.db)
+    .await
+    .expect("the published versions");
     wait_long(
         "the read model to catch up",
         Duration::from_secs(1800),
         || async {
-            let behind: i64 = sqlx::query_scalar(
-                "WITH releases AS ( \
-                 SELECT message_key::uuid AS id, \
-                        max((envelope->>'aggregate_version')::bigint) AS version \
-                 FROM write.outbox WHERE event_type = 'release.upserted' GROUP BY 1), \
-             sources AS ( \
-                 SELECT message_key::uuid AS id, \
-                        (envelope->'payload'->'translation'->>'id')::bigint AS translation_id, \
-                        max((envelope->>'aggregate_version')::bigint) AS version \
-                 FROM write.outbox WHERE event_type = 'release.sources_upserted' GROUP BY 1, 2) \
-             SELECT (SELECT count(*) FROM releases e LEFT JOIN read.releases r \
-                         ON r.release_id = e.id AND r.version >= e.version \
-                     WHERE r.release_id IS NULL) \
-                  + (SELECT count(*) FROM sources e LEFT JOIN read.release_sources r \
-                         ON r.release_id = e.id AND r.translation_id = e.translation_id \
-                            AND r.version >= e.version \
-                     WHERE r.release_id IS NULL)",
+            let projected: Vec<(Uuid, Option<i64>, i64)> = sqlx::query_as(
+                "SELECT release_id, NULL::bigint, version FROM read.releases \
+                 UNION ALL \
+                 SELECT release_id, translation_id, version FROM read.release_sources",
             )
-            .fetch_one(&platform.db)
+            .fetch_all(&platform.db)
             .await
             .ok()?;
-            (behind == 0).then_some(())
+            let projected: HashMap<(Uuid, Option<i64>), i64> = projected
+                .into_iter()
+                .map(|(release, translation, version)| ((release, translation), version))
+                .collect();
+            expected
+                .iter()
+                .all(|(release, translation, version)| {
+                    projected
+                        .get(&(*release, *translation))
+                        .is_some_and(|projected| projected >= version)
+                })
+                .then_some(())
         },
     )
     .await;
