@@ -49,7 +49,11 @@ pub const ALLOWED_FILTERS: &[&str] = &[
     "minimal_age",
     "not_blocked_in",
     "shikimori_rating",
+    "limit",
 ];
+
+/// The most rows one upstream page may carry (`limit`).
+pub const MAX_PAGE_LIMIT: u32 = 100;
 
 /// `request_import`: an admin asks for an import.
 pub struct RequestImport {
@@ -97,6 +101,16 @@ pub async fn request_import(
     {
         return Err(ImportError::Invalid(format!("unknown filter {unknown:?}")));
     }
+    if let Some(limit) = request.filters.get("limit")
+        && !limit
+            .parse::<u32>()
+            .is_ok_and(|limit| (1..=MAX_PAGE_LIMIT).contains(&limit))
+    {
+        return Err(ImportError::Invalid(format!(
+            "filter \"limit\" must be a whole number from 1 to {MAX_PAGE_LIMIT}, not {limit:?}"
+        )));
+    }
+
     let mut tx = ctx.pool.begin().await?;
     let since = match request.mode {
         ImportMode::Full => None,

@@ -182,7 +182,7 @@ async fn every_reported_upstream_quirk_imports_correctly() {
         json!(["serial-10"])
     );
 
-    // Re-importing the same upstream publishes nothing new.
+    // Re-importing the same upstream, in smaller pages, publishes nothing new.
     let events_before: i64 =
         sqlx::query_scalar("SELECT count(*) FROM write.outbox WHERE event_type LIKE 'release.%'")
             .fetch_one(&platform.db)
@@ -193,7 +193,7 @@ async fn every_reported_upstream_quirk_imports_correctly() {
         .http
         .post(format!("{}/v1/imports", platform.command_url))
         .bearer_auth(&token)
-        .json(&json!({"source": "kodik", "mode": "full"}))
+        .json(&json!({"source": "kodik", "mode": "full", "filters": {"limit": "4"}}))
         .send()
         .await
         .expect("an answer")
@@ -215,6 +215,16 @@ async fn every_reported_upstream_quirk_imports_correctly() {
         (view["state"] == "succeeded").then_some(view)
     })
     .await;
+    let materials = second["counters"]["materials"].as_i64().expect("a count");
+    assert_eq!(
+        second["counters"]["materials"],
+        view["counters"]["materials"]
+    );
+    assert_eq!(
+        second["counters"]["pages"].as_i64(),
+        Some((materials + 3) / 4),
+        "the limit filter sets the page size: {second}"
+    );
     assert_eq!(second["counters"]["releases_created"], 0);
     assert_eq!(second["counters"]["releases_updated"], 0);
     let events_after: i64 =

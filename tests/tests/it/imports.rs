@@ -433,6 +433,16 @@ async fn bad_import_requests_are_problems() {
             "validation",
         ),
         (
+            json!({"source": "kodik", "mode": "full", "filters": {"limit": "500"}}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"source": "kodik", "mode": "full", "filters": {"limit": "ten"}}),
+            422,
+            "validation",
+        ),
+        (
             json!({"source": "kodik", "mode": "sometimes"}),
             400,
             "malformed-body",
