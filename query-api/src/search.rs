@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use elasticsearch::{
     Elasticsearch, SearchParts,
-    http::transport::{SingleNodeConnectionPool, TransportBuilder},
+    http::{
+        headers::{ACCEPT_ENCODING, HeaderValue},
+        transport::{SingleNodeConnectionPool, TransportBuilder},
+    },
 };
 use serde_json::{Value, json};
 
@@ -57,7 +60,10 @@ const SOURCE_FIELDS: &[&str] = &[
 impl SearchEngine {
     /// A client for `url` reading through `alias`, waiting at most `timeout` per request.
     pub fn new(url: &str, alias: String, timeout: Duration) -> anyhow::Result<Self> {
+        // Answers cross loopback or a LAN: compressing them (the engine does when asked,
+        // and the HTTP client asks by default) costs both sides CPU for nothing.
         let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url.parse()?))
+            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"))
             .timeout(timeout)
             .build()?;
         Ok(Self {
@@ -75,11 +81,15 @@ impl SearchEngine {
         )
     }
 
-    async fn run(&self, body: Value) -> Result<Value, SearchError> {
+    async fn run(&self, body: Value, filter_path: &[&str]) -> Result<Value, SearchError> {
         let indexes = [self.alias.as_str()];
+        // Only what the answer uses comes back: less for the engine to write and for
+        // us to parse.
+        let filter_path = [filter_path, &["error", "status"]].concat();
         let send = || {
             self.client
                 .search(SearchParts::Index(&indexes))
+                .filter_path(&filter_path)
                 .body(body.clone())
                 .send()
         };
@@ -118,13 +128,22 @@ impl SearchEngine {
         offset: i64,
         limit: i64,
     ) -> Result<Value, SearchError> {
-        self.run(search_body(text, filters, sort, offset, limit))
-            .await
+        self.run(
+            search_body(text, filters, sort, offset, limit),
+            &[
+                "hits.total",
+                "hits.hits._source",
+                "hits.hits.highlight",
+                "aggregations.*.buckets",
+            ],
+        )
+        .await
     }
 
     /// Autocomplete: releases whose names start with the words typed.
     pub async fn suggest(&self, text: &str, limit: i64) -> Result<Value, SearchError> {
-        self.run(suggest_body(text, limit)).await
+        self.run(suggest_body(text, limit), &["hits.hits._source"])
+            .await
     }
 }
 
@@ -149,7 +168,13 @@ pub fn search_body(
             "number_of_fragments": 0,
             // The languages shown to users; highlighting the many other-language names
             // doubled the cost of a search.
-            "fields": { "title_ru": {}, "title_en": {}, "title_romaji": {} }
+            "fields": { "title_ru": {}, "title_en": {}, "title_romaji": {} },
+            // Highlights mark the words as typed (after each field's analysis), not
+            // their fuzzy variants: expanding typos again for every hit tripled the
+            // cost of a search.
+            "highlight_query": { "multi_match": {
+                "query": text, "fields": ["title_ru", "title_en", "title_romaji"]
+            } }
         },
         "aggs": {
             "genres": { "terms": { "field": "genres", "size": 100 } },
@@ -209,13 +234,16 @@ fn matching(text: &str) -> Value {
     let mut alternatives = Vec::new();
     for field in LANGUAGE_FIELDS {
         alternatives.push(json!({ "match_phrase": { *field: { "query": text, "boost": 3.0 } } }));
+        // Typos: every word must match, each within the edit distance its length
+        // allows; the first two letters are taken as typed, which keeps the number
+        // of expanded terms (the cost of a fuzzy query) small.
         alternatives.push(json!({ "match": { *field: {
-            "query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1,
+            "query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 2,
             "boost": 2.0
         } } }));
+        // Most of the words, exactly: extra or missing words in a long query.
         alternatives.push(json!({ "match": { *field: {
-            "query": text, "minimum_should_match": "2<70%", "fuzziness": "AUTO",
-            "prefix_length": 1, "boost": 0.7
+            "query": text, "minimum_should_match": "2<70%", "boost": 0.7
         } } }));
         // Joined forms (`dgrayman`, `rezero`): shingles glued without separators.
         alternatives.push(json!({ "match": { format!("{field}.joined"): {

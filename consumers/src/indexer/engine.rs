@@ -6,7 +6,7 @@ use elasticsearch::{
     BulkParts, Elasticsearch,
     http::{
         Method, StatusCode,
-        headers::HeaderMap,
+        headers::{ACCEPT_ENCODING, HeaderMap, HeaderValue},
         request::JsonBody,
         transport::{SingleNodeConnectionPool, TransportBuilder},
     },
@@ -73,7 +73,9 @@ impl Engine {
         let url = url
             .parse()
             .map_err(|error| EngineError::Rejected(format!("search url: {error}")))?;
+        // No compressed answers: they cross loopback or a LAN.
         let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"))
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|error| EngineError::Rejected(format!("search client: {error}")))?;
