@@ -141,6 +141,7 @@ fn command_context(cli: &Cli, pool: sqlx::PgPool) -> anyhow::Result<CommandConte
         pool,
         hasher: PasswordHasher::new(&cli.password_hashing)
             .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?,
+        hashing_slots: CommandContext::hashing_slots(),
         password_policy: cli.password_hashing.policy(),
         tokens: TokenKeys::new(&cli.tokens).context("access-token keys")?,
         refresh_token_ttl: Duration::from_secs(cli.refresh_token_ttl_secs),

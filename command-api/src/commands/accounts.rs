@@ -103,9 +103,9 @@ async fn save_new_user(
     role: Role,
     correlation_id: String,
 ) -> Result<Registered, RegisterError> {
-    let hasher = ctx.hasher.clone();
     let password = registration.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
+    let password_hash = ctx
+        .hashing(move |hasher| hasher.hash(&password))
         .await
         .map_err(|_| RegisterError::Hashing)?
         .map_err(|_| RegisterError::Hashing)?;

@@ -7,10 +7,11 @@ pub mod releases;
 pub mod roles;
 pub mod sessions;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use platform::{auth::TokenKeys, config::KafkaArgs};
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 
 use crate::domain::{accounts::PasswordHasher, passwords::PasswordPolicy};
 
@@ -19,8 +20,11 @@ use crate::domain::{accounts::PasswordHasher, passwords::PasswordPolicy};
 pub struct CommandContext {
     /// The write-model database.
     pub pool: PgPool,
-    /// Password hashing at the configured cost.
+    /// Password hashing at the configured cost; run it through
+    /// [`CommandContext::hashing`].
     pub hasher: PasswordHasher,
+    /// One permit per core: how many hashes may run at once.
+    pub hashing_slots: Arc<Semaphore>,
     /// What a new password must be.
     pub password_policy: PasswordPolicy,
     /// Signs access tokens.
@@ -29,6 +33,39 @@ pub struct CommandContext {
     pub refresh_token_ttl: Duration,
     /// Resolved topic names.
     pub topics: Topics,
+}
+
+/// Password hashing could not run (its blocking task panicked or was cancelled).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashingFailed;
+
+impl CommandContext {
+    /// Permits for [`CommandContext::hashing_slots`]: one per core.
+    pub fn hashing_slots() -> Arc<Semaphore> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Arc::new(Semaphore::new(cores))
+    }
+
+    /// Runs password hashing work on the blocking threads, at most one job per core at
+    /// once. More would not finish sooner: argon2 is bound by memory bandwidth, and
+    /// jobs beyond the core count only evict each other's memory from the caches and
+    /// take the cores from everything else; they wait here instead.
+    pub async fn hashing<T, F>(&self, work: F) -> Result<T, HashingFailed>
+    where
+        F: FnOnce(&PasswordHasher) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _slot = self
+            .hashing_slots
+            .acquire()
+            .await
+            .map_err(|_| HashingFailed)?;
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || work(&hasher))
+            .await
+            .map_err(|_| HashingFailed)
+    }
 }
 
 /// Topic names with the configured prefix applied.

@@ -119,20 +119,20 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
     let account = users::find_by_login(&mut conn, &login).await?;
     drop(conn);
 
-    let hasher = ctx.hasher.clone();
     let stored_hash = account
         .as_ref()
         .map(|account| account.password_hash.clone());
     let candidate = password.clone();
-    let verification = tokio::task::spawn_blocking(move || match stored_hash {
-        Some(stored) => hasher.verify(&candidate, &stored),
-        None => {
-            hasher.verify_dummy(&candidate);
-            Verification::Mismatch
-        }
-    })
-    .await
-    .map_err(|_| SessionError::Hashing)?;
+    let verification = ctx
+        .hashing(move |hasher| match stored_hash {
+            Some(stored) => hasher.verify(&candidate, &stored),
+            None => {
+                hasher.verify_dummy(&candidate);
+                Verification::Mismatch
+            }
+        })
+        .await
+        .map_err(|_| SessionError::Hashing)?;
     let account = match (account, verification) {
         (Some(account), Verification::Match | Verification::MatchNeedsRehash) => account,
         _ => {
@@ -142,8 +142,8 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
     };
 
     let new_hash = if verification == Verification::MatchNeedsRehash {
-        let hasher = ctx.hasher.clone();
-        let rehashed = tokio::task::spawn_blocking(move || hasher.hash(&password))
+        let rehashed = ctx
+            .hashing(move |hasher| hasher.hash(&password))
             .await
             .map_err(|_| SessionError::Hashing)?
             .map_err(|_| SessionError::Hashing)?;
@@ -310,10 +310,10 @@ pub async fn change_password(
         .ok_or(SessionError::UnusableAccount(principal.user_id))?;
     drop(conn);
 
-    let hasher = ctx.hasher.clone();
     let current = passwords::normalise(&command.current_password);
     let stored = account.password_hash.clone();
-    let verification = tokio::task::spawn_blocking(move || hasher.verify(&current, &stored))
+    let verification = ctx
+        .hashing(move |hasher| hasher.verify(&current, &stored))
         .await
         .map_err(|_| SessionError::Hashing)?;
     if verification == Verification::Mismatch {
@@ -333,8 +333,8 @@ pub async fn change_password(
             .collect();
         return Err(SessionError::Invalid(errors));
     }
-    let hasher = ctx.hasher.clone();
-    let new_hash = tokio::task::spawn_blocking(move || hasher.hash(&new_password))
+    let new_hash = ctx
+        .hashing(move |hasher| hasher.hash(&new_password))
         .await
         .map_err(|_| SessionError::Hashing)?
         .map_err(|_| SessionError::Hashing)?;

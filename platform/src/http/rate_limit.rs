@@ -52,6 +52,15 @@ pub struct RateLimitArgs {
     /// believed; from any other peer the header is ignored.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+
+    /// Prefix of every Redis key, so several deployments can share one Redis; the
+    /// response cache uses the same setting.
+    #[arg(
+        long = "rate-limit-key-prefix",
+        env = "REDIS_KEY_PREFIX",
+        default_value = ""
+    )]
+    pub redis_key_prefix: String,
 }
 
 /// Why the rate limiter could not be built or consulted.
@@ -110,6 +119,7 @@ pub struct RateLimiter {
     general_per_minute: u64,
     auth_per_minute: u64,
     trusted_proxies: Arc<Vec<IpAddr>>,
+    key_prefix: Arc<str>,
 }
 
 impl RateLimiter {
@@ -141,6 +151,7 @@ impl RateLimiter {
             general_per_minute: args.rate_limit_per_minute,
             auth_per_minute: args.auth_rate_limit_per_minute,
             trusted_proxies: Arc::new(trusted_proxies),
+            key_prefix: Arc::from(args.redis_key_prefix.as_str()),
         })
     }
 
@@ -167,7 +178,11 @@ impl RateLimiter {
             .unwrap_or_default()
             .as_secs();
         let window = now / WINDOW_SECS;
-        let key = format!("ratelimit:{scope}:{}:{window}", digest(subject));
+        let key = format!(
+            "{}ratelimit:{scope}:{}:{window}",
+            self.key_prefix,
+            digest(subject)
+        );
         let mut redis = self.redis.clone();
         let (count,): (u64,) = redis::pipe()
             .atomic()
