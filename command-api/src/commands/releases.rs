@@ -4,6 +4,7 @@
 
 use schemas::{
     Actor, Envelope,
+    imports::UpstreamMaterial,
     releases::{
         AgeRating, AiringSeason, ReleaseDeleted, ReleaseKind, ReleaseSourcesRemoved,
         ReleaseSourcesUpserted, ReleaseStatus, Title,
@@ -188,6 +189,9 @@ pub enum ReleaseError {
     /// No such release (or it was deleted).
     #[error("no such release")]
     NotFound,
+    /// The release has no such episode or translation to delete.
+    #[error("{0}")]
+    NoSuchPart(String),
     /// The release changed since the version the client saw.
     #[error("the release is at version {current}, not {expected}")]
     Stale {
@@ -245,6 +249,44 @@ impl ReleaseEditCommand {
             Self::PutSources(_) => "sources.put",
             Self::DeleteSources { .. } => "sources.delete",
         }
+    }
+
+    /// A deletion must name an episode or translation the release has now: deleting
+    /// one it does not have would only leave an edit that hides it from later imports.
+    fn ensure_target_exists(
+        &self,
+        release_id: Uuid,
+        edits: &ReleaseEdits,
+        materials: &[UpstreamMaterial],
+    ) -> Result<(), ReleaseError> {
+        match self {
+            Self::DeleteEpisode { season, number } => {
+                let computed = releases::release_from(release_id, materials);
+                let current = edits.apply(computed.clone()).unwrap_or(computed);
+                let exists = current
+                    .episodes
+                    .iter()
+                    .any(|episode| episode.season == *season && episode.number == *number);
+                if !exists {
+                    return Err(ReleaseError::NoSuchPart(format!(
+                        "the release has no episode {number} in season {season}"
+                    )));
+                }
+            }
+            Self::DeleteSources { translation_id } => {
+                let sources = edits.apply_to_sources(releases::sources_from(release_id, materials));
+                if !sources
+                    .iter()
+                    .any(|sources| sources.translation.id == *translation_id)
+                {
+                    return Err(ReleaseError::NoSuchPart(format!(
+                        "the release has no sources of translation {translation_id}"
+                    )));
+                }
+            }
+            Self::Fields(_) | Self::PutEpisode { .. } | Self::PutSources(_) => {}
+        }
+        Ok(())
     }
 
     fn apply_to(self, edits: &mut ReleaseEdits) -> Result<Value, ReleaseError> {
@@ -472,9 +514,10 @@ pub async fn edit_release(
     let mut tx = ctx.pool.begin().await?;
     let current = lock_live_release(&mut tx, release_id, expected_version).await?;
     let (mut edits, _) = catalog::edits(&mut tx, release_id).await?;
+    let materials = catalog::materials_of(&mut tx, release_id).await?;
+    command.ensure_target_exists(release_id, &edits, &materials)?;
     let action = command.action();
     let details = command.apply_to(&mut edits)?;
-    let materials = catalog::materials_of(&mut tx, release_id).await?;
     edits.apply(releases::release_from(release_id, &materials))?;
 
     catalog::save_edits(&mut tx, release_id, &edits).await?;

@@ -94,6 +94,7 @@ impl From<ReleaseError> for Problem {
         match error {
             ReleaseError::Invalid(detail) => Problem::validation().detail(detail),
             ReleaseError::NotFound => Problem::not_found("no release with this id"),
+            ReleaseError::NoSuchPart(detail) => Problem::not_found(detail),
             ReleaseError::Stale { expected, current } => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 "stale-version",

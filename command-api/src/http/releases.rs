@@ -333,7 +333,7 @@ pub async fn put_episode(
         (status = 400, description = "Malformed path or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such release, or it has no such episode", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`stale-version`", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     )
@@ -442,7 +442,7 @@ pub async fn put_sources(
         (status = 400, description = "Malformed path or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such release, or it has no sources of this translation", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`stale-version`", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     )

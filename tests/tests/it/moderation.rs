@@ -188,6 +188,21 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
         assert_eq!(problem["type"], "urn:anidex:problem:validation");
     }
 
+    // Deleting what the release does not have is a 404, not a silent edit.
+    for target in [
+        format!("{path}/sources/999999"),
+        format!("{path}/episodes/7/99"),
+    ] {
+        let (status, problem) = problem_of(
+            moderator
+                .send(Method::DELETE, &target, Some(v4), None)
+                .await,
+        )
+        .await;
+        assert_eq!(status, 404, "{target}");
+        assert_eq!(problem["type"], "urn:anidex:problem:not-found", "{target}");
+    }
+
     let v5 = moderator
         .change(
             Method::DELETE,
