@@ -140,6 +140,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         pool: pool.clone(),
         cache: cache::Cache::connect(&cli.cache).await,
         search,
+        read_your_writes_wait: Duration::from_millis(cli.read_your_writes_wait_ms),
     };
     let state = http::AppState {
         pool,

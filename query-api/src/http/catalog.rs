@@ -44,6 +44,8 @@ pub struct CatalogState {
     pub cache: Cache,
     /// The search engine.
     pub search: SearchEngine,
+    /// Longest wait for `min_version`.
+    pub read_your_writes_wait: std::time::Duration,
 }
 
 pub(super) fn state(depot: &Depot) -> Result<CatalogState, Problem> {
@@ -322,7 +324,8 @@ pub struct TranslationSources {
 pub struct ReleaseDetail {
     /// Release id.
     pub id: Uuid,
-    /// Aggregate version this view reflects.
+    /// The release version this view reflects (its fields and every translation's
+    /// sources): what a moderator sends as `If-Match`.
     pub version: i64,
     /// Main title.
     pub title: String,
@@ -478,14 +481,17 @@ async fn build_detail(pool: &PgPool, row: DetailRow) -> Result<ReleaseDetail, sq
     get,
     path = "/v1/releases/{id}",
     tag = "catalogue",
-    params(("id" = Uuid, Path, description = "Release id")),
+    params(
+        ("id" = Uuid, Path, description = "Release id"),
+        ("min_version" = Option<i64>, Query, description = "Wait until the detail reflects at least this release version (the `version` a moderator's change answered with)", minimum = 1),
+    ),
     responses(
         (status = 200, description = "The release", body = ReleaseDetail,
             headers(("ETag" = String, description = "Entity tag"))),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed id or min_version", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The read database is down", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Not caught up with `min_version` yet, or the read database is down", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[handler]
@@ -496,13 +502,23 @@ pub async fn detail(
 ) -> Result<(), Problem> {
     let state = state(depot)?;
     let id = release_id(req)?;
-    let body = match state.cache.get(Scope::Release(id), "detail").await {
+    let min_version = super::min_version(req)?;
+    // A client waiting for its own change reads the read model, not the cache.
+    let cached = match min_version {
+        None => state.cache.get(Scope::Release(id), "detail").await,
+        Some(_) => None,
+    };
+    let body = match cached {
         Some(body) => body,
         None => {
-            let row = catalog::detail(&state.pool, id)
-                .await
-                .map_err(|error| database_problem(&error))?
-                .ok_or_else(|| Problem::not_found(format!("no release with id {id}")))?;
+            let row = super::read_your_write(
+                state.read_your_writes_wait,
+                min_version,
+                |row: &catalog::DetailRow| row.version,
+                || catalog::detail(&state.pool, id),
+            )
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("no release with id {id}")))?;
             let view = build_detail(&state.pool, row)
                 .await
                 .map_err(|error| database_problem(&error))?;

@@ -161,13 +161,19 @@ pub struct DetailRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The release, unless it does not exist or was deleted.
+/// The release, unless it does not exist or was deleted. Its version is the newest
+/// the view reflects: a change to one translation's sources is a release version too,
+/// kept on that translation's row.
 pub async fn detail(pool: &PgPool, release_id: Uuid) -> Result<Option<DetailRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT release_id, version, kind, status, main_title, titles, external_ids, year, \
-             airing_year, airing_season, genres, age_rating, description, poster_url, \
-             episodes_total, episodes_aired, next_episode_at, score, popularity, teams, updated_at \
-         FROM releases WHERE release_id = $1 AND NOT deleted",
+        "SELECT r.release_id, \
+             GREATEST(r.version, (SELECT max(s.version) FROM release_sources s \
+                                  WHERE s.release_id = r.release_id)) AS version, \
+             r.kind, r.status, r.main_title, r.titles, r.external_ids, r.year, \
+             r.airing_year, r.airing_season, r.genres, r.age_rating, r.description, \
+             r.poster_url, r.episodes_total, r.episodes_aired, r.next_episode_at, r.score, \
+             r.popularity, r.teams, r.updated_at \
+         FROM releases r WHERE r.release_id = $1 AND NOT r.deleted",
     )
     .bind(release_id)
     .fetch_optional(pool)

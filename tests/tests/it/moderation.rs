@@ -211,6 +211,28 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
             None,
         )
         .await;
+    // The moderator reads their own change back from the query side.
+    let detail: Value = platform
+        .http
+        .get(format!(
+            "{}/v1/releases/{release_id}?min_version={v5}",
+            platform.query_url
+        ))
+        .send()
+        .await
+        .expect("query-api answers")
+        .json()
+        .await
+        .expect("a release detail");
+    assert!(detail["version"].as_i64() >= Some(v5), "{detail}");
+    assert!(
+        !detail["sources"]
+            .as_array()
+            .expect("sources")
+            .iter()
+            .any(|group| group["translation"]["id"] == 610),
+        "{detail}"
+    );
     let removed: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM write.outbox WHERE event_type = 'release.sources_removed'",
     )
