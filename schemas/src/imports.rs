@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -196,6 +196,9 @@ pub struct UpstreamMaterial {
     /// Episodes aired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub episodes_aired: Option<i32>,
+    /// First air date, which places the release in its airing season.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aired_at: Option<NaiveDate>,
     /// Next episode time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_episode_at: Option<DateTime<Utc>>,

@@ -151,6 +151,22 @@ pub struct AiringSeason {
     pub season: YearSeason,
 }
 
+impl AiringSeason {
+    /// The season a release first aired on `date` belongs to: December counts as the
+    /// winter of the following year.
+    pub fn of_date(date: chrono::NaiveDate) -> Self {
+        use chrono::Datelike as _;
+        let (year, season) = match date.month() {
+            12 => (date.year() + 1, YearSeason::Winter),
+            1 | 2 => (date.year(), YearSeason::Winter),
+            3..=5 => (date.year(), YearSeason::Spring),
+            6..=8 => (date.year(), YearSeason::Summer),
+            _ => (date.year(), YearSeason::Fall),
+        };
+        Self { year, season }
+    }
+}
+
 /// How a translation is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -171,7 +171,10 @@ pub fn release_from(release_id: Uuid, materials: &[UpstreamMaterial]) -> Release
         titles,
         external_ids,
         year: rows.iter().find_map(|m| m.year),
-        airing_season: None,
+        airing_season: rows
+            .iter()
+            .find_map(|m| m.aired_at)
+            .map(schemas::releases::AiringSeason::of_date),
         genres,
         age_rating: rows.iter().find_map(|m| m.age_rating),
         description: first(&|m| m.description.clone()),
@@ -378,6 +381,31 @@ pub fn blank_release(release_id: Uuid) -> ReleaseUpserted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_air_date_places_a_release_in_its_season() {
+        use chrono::NaiveDate;
+        use schemas::releases::{AiringSeason, YearSeason};
+        let season_of = |year, month, day| {
+            AiringSeason::of_date(NaiveDate::from_ymd_opt(year, month, day).expect("a date"))
+        };
+        assert_eq!(
+            season_of(2016, 1, 10),
+            AiringSeason {
+                year: 2016,
+                season: YearSeason::Winter
+            }
+        );
+        assert_eq!(season_of(2015, 12, 31).season, YearSeason::Winter);
+        assert_eq!(
+            season_of(2015, 12, 31).year,
+            2016,
+            "December opens next year's winter"
+        );
+        assert_eq!(season_of(2016, 4, 1).season, YearSeason::Spring);
+        assert_eq!(season_of(2016, 8, 31).season, YearSeason::Summer);
+        assert_eq!(season_of(2016, 9, 1).season, YearSeason::Fall);
+    }
 
     #[test]
     fn episode_numbers_sort_numerically() {

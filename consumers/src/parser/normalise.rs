@@ -19,7 +19,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::Url;
 use schemas::{
     imports::{UpstreamEpisode, UpstreamMaterial},
@@ -110,6 +110,7 @@ pub fn normalise(row: &Value) -> Result<UpstreamMaterial, NormaliseError> {
         episodes_aired: integer(data, "episodes_aired")
             .filter(|aired| *aired >= 0)
             .and_then(|aired| i32::try_from(aired).ok()),
+        aired_at: date(data, "aired_at"),
         next_episode_at: timestamp(data, "next_episode_at"),
         score: number(data, "shikimori_rating").filter(|score| (0.0..=10.0).contains(score)),
         popularity: integer(data, "shikimori_votes").filter(|votes| *votes >= 0),
@@ -197,6 +198,12 @@ fn timestamp(map: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&text)
         .ok()
         .map(|time| time.with_timezone(&Utc))
+}
+
+/// A calendar date, given alone (`2016-01-10`) or as the start of a timestamp.
+fn date(map: &Map<String, Value>, key: &str) -> Option<NaiveDate> {
+    let text = text(map, key)?;
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
 }
 
 fn text_list(map: &Map<String, Value>, key: &str) -> Vec<String> {
@@ -805,6 +812,7 @@ mod tests {
             "shikimori_votes": 1234,
             "episodes_total": 0,
             "episodes_aired": 3,
+            "aired_at": "2015-04-08",
             "anime_poster_url": "//shikimori.one/poster.jpg",
         });
         let material = normalise(&row).expect("normalises");
@@ -841,6 +849,7 @@ mod tests {
         assert_eq!(material.score, Some(9.04));
         assert_eq!(material.popularity, Some(1234));
         assert_eq!(material.episodes_total, None, "0 means unknown");
+        assert_eq!(material.aired_at, NaiveDate::from_ymd_opt(2015, 4, 8));
         assert_eq!(material.episodes_aired, Some(3));
         assert_eq!(
             material.poster_url.as_deref(),

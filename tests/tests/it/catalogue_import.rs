@@ -119,6 +119,13 @@ async fn every_reported_upstream_quirk_imports_correctly() {
         naruto_release["external_ids"]["mydramalist"],
         "56743-mei-gui-qi-shi"
     );
+    // The first air date (April 1st upstream) places the release in its season.
+    let year = naruto_release["year"].as_i64().expect("a year");
+    assert_eq!(
+        naruto_release["airing_season"],
+        json!({"year": year, "season": "spring"}),
+        "{naruto_release}"
+    );
 
     // Case 3: specials in season 0 are kept next to season 1.
     let specials = snapshot(&platform, release_of(&platform, "serial-4").await).await;

@@ -53,6 +53,7 @@ pub(crate) fn material(
         poster_url: None,
         episodes_total: None,
         episodes_aired: None,
+        aired_at: None,
         next_episode_at: None,
         score: None,
         popularity: None,
