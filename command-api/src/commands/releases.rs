@@ -380,6 +380,13 @@ pub fn validate_fields(fields: &Map<String, Value>) -> Result<(), ReleaseError> 
     if !in_range("year", 1900.0..=2100.0) {
         return invalid("year: 1900 to 2100".to_owned());
     }
+    let season_year = fields
+        .get("airing_season")
+        .and_then(|season| season.get("year"))
+        .and_then(Value::as_f64);
+    if season_year.is_some_and(|year| !(1900.0..=2100.0).contains(&year)) {
+        return invalid("airing_season.year: 1900 to 2100".to_owned());
+    }
     if !in_range("episodes_total", 0.0..=100_000.0) || !in_range("episodes_aired", 0.0..=100_000.0)
     {
         return invalid("episodes_total and episodes_aired: 0 to 100000".to_owned());

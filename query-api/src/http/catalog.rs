@@ -142,7 +142,7 @@ pub struct ReleasePage {
         ("status" = Option<String>, Query, description = "Comma-separated statuses: announced, ongoing, released"),
         ("year_from" = Option<i32>, Query, description = "Earliest start year (1900 to 2100)", minimum = 1900, maximum = 2100),
         ("year_to" = Option<i32>, Query, description = "Latest start year (1900 to 2100)", minimum = 1900, maximum = 2100),
-        ("season" = Option<String>, Query, description = "Airing season", example = "winter_2016"),
+        ("season" = Option<String>, Query, description = "Airing season, `<winter|spring|summer|fall>_<year>`; winter runs from December (of the year before) to February", example = "winter_2016"),
         ("genres" = Option<String>, Query, description = "Comma-separated genres; a release must have all of them", example = "action,comedy"),
         ("exclude_genres" = Option<String>, Query, description = "Comma-separated genres; a release must have none of them"),
         ("age_rating" = Option<String>, Query, description = "Comma-separated age ratings: g, pg, pg13, r, r_plus, rx"),
@@ -518,6 +518,7 @@ pub async fn detail(
                 || catalog::detail(&state.pool, id),
             )
             .await?
+            .filter(|row| !row.deleted)
             .ok_or_else(|| Problem::not_found(format!("no release with id {id}")))?;
             let view = build_detail(&state.pool, row)
                 .await
@@ -599,6 +600,7 @@ pub async fn episodes(
             catalog::detail(&state.pool, id)
                 .await
                 .map_err(|error| database_problem(&error))?
+                .filter(|row| !row.deleted)
                 .ok_or_else(|| Problem::not_found(format!("no release with id {id}")))?;
             let mut rows = catalog::episodes(&state.pool, id, season, after, limit)
                 .await

@@ -202,7 +202,7 @@ fn facet(aggregations: &Value, name: &str) -> Vec<FacetCount> {
         ("status" = Option<String>, Query, description = "Comma-separated statuses"),
         ("year_from" = Option<i32>, Query, description = "Earliest start year", minimum = 1900, maximum = 2100),
         ("year_to" = Option<i32>, Query, description = "Latest start year", minimum = 1900, maximum = 2100),
-        ("season" = Option<String>, Query, description = "Airing season", example = "winter_2016"),
+        ("season" = Option<String>, Query, description = "Airing season, `<winter|spring|summer|fall>_<year>`; winter runs from December (of the year before) to February", example = "winter_2016"),
         ("genres" = Option<String>, Query, description = "Comma-separated genres, all required"),
         ("exclude_genres" = Option<String>, Query, description = "Comma-separated genres, none allowed"),
         ("age_rating" = Option<String>, Query, description = "Comma-separated age ratings"),

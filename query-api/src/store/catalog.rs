@@ -140,6 +140,7 @@ pub async fn list(
 pub struct DetailRow {
     pub release_id: Uuid,
     pub version: i64,
+    pub deleted: bool,
     pub kind: String,
     pub status: String,
     pub main_title: String,
@@ -161,7 +162,7 @@ pub struct DetailRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The release, unless it does not exist or was deleted. Its version is the newest
+/// The release, deleted ones included (as tombstones). Its version is the newest
 /// the view reflects: a change to one translation's sources is a release version too,
 /// kept on that translation's row.
 pub async fn detail(pool: &PgPool, release_id: Uuid) -> Result<Option<DetailRow>, sqlx::Error> {
@@ -172,8 +173,8 @@ pub async fn detail(pool: &PgPool, release_id: Uuid) -> Result<Option<DetailRow>
              r.kind, r.status, r.main_title, r.titles, r.external_ids, r.year, \
              r.airing_year, r.airing_season, r.genres, r.age_rating, r.description, \
              r.poster_url, r.episodes_total, r.episodes_aired, r.next_episode_at, r.score, \
-             r.popularity, r.teams, r.updated_at \
-         FROM releases r WHERE r.release_id = $1 AND NOT r.deleted",
+             r.popularity, r.teams, r.updated_at, r.deleted \
+         FROM releases r WHERE r.release_id = $1",
     )
     .bind(release_id)
     .fetch_optional(pool)

@@ -162,6 +162,11 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
     let invalid = [
         (Method::PATCH, path.clone(), json!({"release_id": "x"})),
         (Method::PATCH, path.clone(), json!({"year": 1200})),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"airing_season": {"year": -5, "season": "winter"}}),
+        ),
         (Method::PATCH, path.clone(), json!({"titles": []})),
         (
             Method::PATCH,
@@ -241,9 +246,20 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
     .expect("counting");
     assert_eq!(removed, 1);
 
-    moderator
+    let v6 = moderator
         .change(Method::DELETE, &path, Some(v5), None)
         .await;
+    // Reading one's own delete back finds it gone, not a lagging read model.
+    let gone = platform
+        .http
+        .get(format!(
+            "{}/v1/releases/{release_id}?min_version={v6}",
+            platform.query_url
+        ))
+        .send()
+        .await
+        .expect("query-api answers");
+    assert_eq!(gone.status(), 404);
     let (status, _) = problem_of(
         moderator
             .send(
