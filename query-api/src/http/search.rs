@@ -86,6 +86,8 @@ pub struct SearchHit {
     pub status: Option<String>,
     /// Start year.
     pub year: Option<i32>,
+    /// Airing season, e.g. `winter_2016`.
+    pub season: Option<String>,
     /// Genres.
     pub genres: Vec<String>,
     /// Score.
@@ -155,6 +157,7 @@ fn hit_of(hit: &Value) -> Option<SearchHit> {
         kind: text(&source["kind"]),
         status: text(&source["status"]),
         year: source["year"].as_i64().map(|year| year as i32),
+        season: text(&source["season"]),
         genres: source["genres"]
             .as_array()
             .map(|all| all.iter().filter_map(text).collect())

@@ -588,6 +588,7 @@ async fn search_facets_highlights_and_filters(api: &Api) {
         .json("/v1/search?q=hoshi&season=winter_2016&genres=space,drama&translation_type=voice&team=AniLibria.TV")
         .await;
     assert_eq!(ids(&filtered), vec![own_id(1)]);
+    assert_eq!(filtered["items"][0]["season"], "winter_2016", "{filtered}");
     let excluded = api
         .json("/v1/search?q=hoshi%20no%20monshou&exclude_genres=space")
         .await;
