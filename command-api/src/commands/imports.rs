@@ -55,6 +55,63 @@ pub const ALLOWED_FILTERS: &[&str] = &[
 /// The most rows one upstream page may carry (`limit`).
 pub const MAX_PAGE_LIMIT: u32 = 100;
 
+/// The values the upstream accepts for its enumerated filters (each filter a
+/// comma-separated list); other filters' values are passed on unchecked.
+const FILTER_VALUES: &[(&str, &[&str])] = &[
+    (
+        "types",
+        &[
+            "anime",
+            "anime-serial",
+            "foreign-movie",
+            "foreign-serial",
+            "russian-movie",
+            "russian-serial",
+            "foreign-cartoon",
+            "russian-cartoon",
+            "soviet-cartoon",
+            "cartoon-serial",
+            "documentary-serial",
+            "multi-part-film",
+        ],
+    ),
+    ("translation_type", &["voice", "subtitles"]),
+    ("camrip", &["true", "false"]),
+    ("lgbt", &["true", "false"]),
+    (
+        "anime_kind",
+        &[
+            "tv", "movie", "ova", "ona", "special", "music", "tv_13", "tv_24", "tv_48",
+        ],
+    ),
+    ("anime_status", &["anons", "ongoing", "released"]),
+];
+
+/// Why a filter's value cannot be sent upstream, if it cannot.
+fn invalid_filter_value(name: &str, value: &str) -> Option<String> {
+    if name == "limit" {
+        let valid = value
+            .parse::<u32>()
+            .is_ok_and(|limit| (1..=MAX_PAGE_LIMIT).contains(&limit));
+        return (!valid).then(|| {
+            format!(
+                "filter \"limit\" must be a whole number from 1 to {MAX_PAGE_LIMIT}, not {value:?}"
+            )
+        });
+    }
+    let (_, allowed) = FILTER_VALUES.iter().find(|(filter, _)| *filter == name)?;
+    value
+        .split(',')
+        .map(str::trim)
+        .find(|item| !allowed.contains(item))
+        .map(|item| {
+            format!(
+                "filter {name:?} does not take {item:?}; one or more of {}",
+                allowed.join(", ")
+            )
+        })
+}
+
 /// `request_import`: an admin asks for an import.
 pub struct RequestImport {
     /// Upstream name; only `kodik`.
@@ -101,14 +158,12 @@ pub async fn request_import(
     {
         return Err(ImportError::Invalid(format!("unknown filter {unknown:?}")));
     }
-    if let Some(limit) = request.filters.get("limit")
-        && !limit
-            .parse::<u32>()
-            .is_ok_and(|limit| (1..=MAX_PAGE_LIMIT).contains(&limit))
+    if let Some(reason) = request
+        .filters
+        .iter()
+        .find_map(|(name, value)| invalid_filter_value(name, value))
     {
-        return Err(ImportError::Invalid(format!(
-            "filter \"limit\" must be a whole number from 1 to {MAX_PAGE_LIMIT}, not {limit:?}"
-        )));
+        return Err(ImportError::Invalid(reason));
     }
 
     let mut tx = ctx.pool.begin().await?;

@@ -444,6 +444,16 @@ async fn bad_import_requests_are_problems() {
             "validation",
         ),
         (
+            json!({"source": "kodik", "mode": "full", "filters": {"types": "anime,nonsense"}}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"source": "kodik", "mode": "full", "filters": {"translation_type": "dub"}}),
+            422,
+            "validation",
+        ),
+        (
             json!({"source": "kodik", "mode": "sometimes"}),
             400,
             "malformed-body",
