@@ -245,6 +245,8 @@ impl Platform {
             ("CONSUMER_RETRY_BASE_MS", "50".to_owned()),
             // A loaded 2-core machine can be slow; tests check answers, not speed.
             ("SEARCH_TIMEOUT_MS", "30000".to_owned()),
+            // Likewise for a projector that is still joining its group on a fresh broker.
+            ("READ_YOUR_WRITES_WAIT_MS", "10000".to_owned()),
             // Every consumer group runs; tests that import point these at a fake-kodik.
             ("KODIK_BASE_URL", "http://127.0.0.1:9".to_owned()),
             ("KODIK_TOKEN", "no-upstream-in-this-test".to_owned()),
