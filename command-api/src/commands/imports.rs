@@ -504,9 +504,10 @@ fn find_release_for(
     claims: &HashMap<ExternalIdKey, Uuid>,
     release_ids: &HashMap<Uuid, ExternalIds>,
 ) -> Option<Uuid> {
+    let no_ids = ExternalIds::default();
     external_id_keys(ids).into_iter().find_map(|key| {
         let release_id = *claims.get(&key)?;
-        let theirs = release_ids.get(&release_id).cloned().unwrap_or_default();
-        may_join(ids, &theirs, &key.0).then_some(release_id)
+        let theirs = release_ids.get(&release_id).unwrap_or(&no_ids);
+        may_join(ids, theirs, &key.0).then_some(release_id)
     })
 }
