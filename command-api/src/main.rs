@@ -139,7 +139,7 @@ async fn connect(cli: &Cli) -> anyhow::Result<sqlx::PgPool> {
 fn command_context(cli: &Cli, pool: sqlx::PgPool) -> anyhow::Result<CommandContext> {
     Ok(CommandContext {
         pool,
-        hasher: PasswordHasher::new(&cli.password_hashing)
+        hasher: PasswordHasher::new(&cli.password_hashing, CommandContext::hashing_jobs())
             .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?,
         hashing_slots: CommandContext::hashing_slots(),
         password_policy: cli.password_hashing.policy(),

@@ -43,8 +43,12 @@ pub enum Role {
     Admin,
 }
 
-/// A user signed in with their password. Carries nothing but who and when: no
-/// address, no device, no credential.
+/// A user signed in with their password, opening a session. Carries nothing but who
+/// and when: no address, no device, no credential.
+///
+/// The aggregate is the session (its id is the envelope's `aggregate_id`, version 1),
+/// not the user: a sign-in changes nothing about the account. Version 1 of this
+/// event was published on `account.events` as a new version of the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserLoggedIn {
     /// The user's id.
@@ -55,8 +59,8 @@ pub struct UserLoggedIn {
 
 impl DomainEvent for UserLoggedIn {
     const EVENT_TYPE: &'static str = "user.logged_in";
-    const SCHEMA_VERSION: u32 = 1;
-    const AGGREGATE_TYPE: &'static str = "user";
+    const SCHEMA_VERSION: u32 = 2;
+    const AGGREGATE_TYPE: &'static str = "session";
 }
 
 /// An administrator changed a user's role.

@@ -33,7 +33,7 @@ const fn entry<P: DomainEvent>(topic: &'static str) -> EventType {
 /// Every event type the platform publishes.
 pub const EVENT_TYPES: &[EventType] = &[
     entry::<accounts::UserRegistered>(topics::ACCOUNT_EVENTS),
-    entry::<accounts::UserLoggedIn>(topics::ACCOUNT_EVENTS),
+    entry::<accounts::UserLoggedIn>(topics::ACCOUNT_ACTIVITY),
     entry::<accounts::UserRoleChanged>(topics::ACCOUNT_EVENTS),
     entry::<accounts::UserPasswordChanged>(topics::ACCOUNT_EVENTS),
     entry::<accounts::UserSessionsRevoked>(topics::ACCOUNT_EVENTS),

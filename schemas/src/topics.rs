@@ -4,8 +4,11 @@
 
 /// Events of the catalogue: releases, episodes, video sources.
 pub const CATALOG_EVENTS: &str = "catalog.events";
-/// Events of user accounts: registration, logins, roles.
+/// Events of user accounts: registration, roles, passwords, revoked sessions.
 pub const ACCOUNT_EVENTS: &str = "account.events";
+/// Sign-ins: one event per session opened. Kept apart from `account.events` because
+/// it is the busiest account stream and no read model needs it.
+pub const ACCOUNT_ACTIVITY: &str = "account.activity";
 /// The audit trail of moderator and administrator commands.
 pub const AUDIT_EVENTS: &str = "audit.events";
 /// Events of user libraries: list entries, favourites, scores, progress.

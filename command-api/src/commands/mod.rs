@@ -41,10 +41,14 @@ pub struct CommandContext {
 pub struct HashingFailed;
 
 impl CommandContext {
-    /// Permits for [`CommandContext::hashing_slots`]: one per core.
+    /// How many password hashing jobs run at once: one per core.
+    pub fn hashing_jobs() -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+
+    /// Permits for [`CommandContext::hashing`]: [`CommandContext::hashing_jobs`].
     pub fn hashing_slots() -> Arc<Semaphore> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Arc::new(Semaphore::new(cores))
+        Arc::new(Semaphore::new(Self::hashing_jobs()))
     }
 
     /// Runs password hashing work on the blocking threads, at most one job per core at
@@ -73,6 +77,8 @@ impl CommandContext {
 pub struct Topics {
     /// Where account events go.
     pub account_events: String,
+    /// Where sign-ins go.
+    pub account_activity: String,
     /// Where audit entries go.
     pub audit_events: String,
     /// Where release events go.
@@ -88,6 +94,7 @@ impl Topics {
     pub fn new(kafka: &KafkaArgs) -> Self {
         Self {
             account_events: kafka.name(schemas::topics::ACCOUNT_EVENTS),
+            account_activity: kafka.name(schemas::topics::ACCOUNT_ACTIVITY),
             audit_events: kafka.name(schemas::topics::AUDIT_EVENTS),
             catalog_events: kafka.name(schemas::topics::CATALOG_EVENTS),
             import_events: kafka.name(schemas::topics::IMPORT_EVENTS),
@@ -99,6 +106,7 @@ impl Topics {
     pub fn all(&self) -> Vec<String> {
         vec![
             self.account_events.clone(),
+            self.account_activity.clone(),
             self.audit_events.clone(),
             self.catalog_events.clone(),
             self.import_events.clone(),

@@ -153,12 +153,23 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
         None
     };
 
-    let role = role_of(&account)?;
     let now = Utc::now();
     let family_id = Uuid::now_v7();
     let refresh_token = new_refresh_token();
     let mut tx = ctx.pool.begin().await?;
-    let version = users::bump_version(&mut tx, account.id, new_hash.as_deref(), now).await?;
+    // The password may have changed while it was being verified; a password change
+    // revokes every session, so one must not open on the old password after it.
+    let Some((current_hash, role)) = users::lock_for_sign_in(&mut tx, account.id).await? else {
+        return Err(SessionError::InvalidCredentials);
+    };
+    if current_hash != account.password_hash {
+        tracing::info!(user.id = %account.id, "sign-in refused: the password changed meanwhile");
+        return Err(SessionError::InvalidCredentials);
+    }
+    let role = users::parse_role(&role).ok_or(SessionError::UnusableAccount(account.id))?;
+    if let Some(new_hash) = &new_hash {
+        users::upgrade_password_hash(&mut tx, account.id, new_hash).await?;
+    }
     sessions::insert(
         &mut tx,
         &hash_refresh_token(&refresh_token),
@@ -168,9 +179,10 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
         expiry(ctx, now),
     )
     .await?;
+    // A new session, not a new version of the account.
     let event = Envelope::new(
-        account.id.to_string(),
-        version,
+        family_id.to_string(),
+        1,
         command.correlation_id,
         Actor::User { id: account.id },
         UserLoggedIn {
@@ -178,7 +190,7 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
             logged_in_at: now,
         },
     );
-    outbox::append(&mut tx, &ctx.topics.account_events, &event).await?;
+    outbox::append(&mut tx, &ctx.topics.account_activity, &event).await?;
     tx.commit().await?;
 
     tracing::info!(user.id = %account.id, session.id = %family_id, "signed in");

@@ -1,7 +1,10 @@
 //! Accounts: registration rules and password hashing.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::phc::{Output, ParamsString, Salt},
 };
 use platform::http::FieldError;
 
@@ -46,7 +49,8 @@ pub struct PasswordHasher {
     params: Params,
     /// A hash of a random password at the current cost. Logins of unknown accounts
     /// verify against it, so they cost what a known account's login costs.
-    dummy_hash: std::sync::Arc<String>,
+    dummy_hash: Arc<String>,
+    scratch: Arc<Scratch>,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -60,10 +64,47 @@ pub enum Verification {
     MatchNeedsRehash,
 }
 
+/// Argon2 working memory kept from one job to the next. Allocating it per job means
+/// the kernel maps and zeroes `ARGON2_MEMORY_KIB` of fresh pages every time, which
+/// cost about a third again as much CPU as the hash itself on a busy server.
+/// At most `keep` buffers stay allocated (one per concurrent hashing job).
+struct Scratch {
+    free: Mutex<Vec<Vec<Block>>>,
+    keep: usize,
+}
+
+impl Scratch {
+    fn new(keep: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            keep,
+        }
+    }
+
+    /// Runs `work` with `blocks` blocks of working memory.
+    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        let taken = self.lock().pop();
+        let mut memory = taken.unwrap_or_default();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        let result = work(&mut memory[..blocks]);
+        let mut free = self.lock();
+        if free.len() < self.keep {
+            free.push(memory);
+        }
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl PasswordHasher {
-    /// A hasher with the given cost parameters. Hashes a dummy password, so it takes
-    /// one hash's time.
-    pub fn new(args: &PasswordHashingArgs) -> Result<Self, argon2::Error> {
+    /// A hasher with the given cost parameters that keeps working memory for
+    /// `concurrent_jobs` jobs. Hashes a dummy password, so it takes one hash's time.
+    pub fn new(args: &PasswordHashingArgs, concurrent_jobs: usize) -> Result<Self, argon2::Error> {
         let params = Params::new(
             args.argon2_memory_kib,
             args.argon2_iterations,
@@ -72,14 +113,15 @@ impl PasswordHasher {
         )?;
         let mut hasher = Self {
             params,
-            dummy_hash: std::sync::Arc::new(String::new()),
+            dummy_hash: Arc::new(String::new()),
+            scratch: Arc::new(Scratch::new(concurrent_jobs.max(1))),
         };
         let random: [u8; 32] = rand::random();
         let dummy_password: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
         let dummy_hash = hasher
             .hash(&dummy_password)
             .map_err(|_| argon2::Error::AlgorithmInvalid)?;
-        hasher.dummy_hash = std::sync::Arc::new(dummy_hash);
+        hasher.dummy_hash = Arc::new(dummy_hash);
         Ok(hasher)
     }
 
@@ -89,11 +131,7 @@ impl PasswordHasher {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return Verification::Mismatch;
         };
-        if self
-            .argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        if !self.matches(password.as_bytes(), &parsed) {
             return Verification::Mismatch;
         }
         if self.is_weaker_than_configured(&parsed) {
@@ -108,6 +146,33 @@ impl PasswordHasher {
         let _ = self.verify(password, &self.dummy_hash);
     }
 
+    /// Recomputes the hash with the stored algorithm, version, cost and salt and
+    /// compares the outputs in constant time.
+    fn matches(&self, password: &[u8], stored: &PasswordHash) -> bool {
+        let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::new(stored.algorithm.as_str()) else {
+            return false;
+        };
+        let version = match stored.version.map(Version::try_from).transpose() {
+            Ok(version) => version.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(stored) else {
+            return false;
+        };
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let mut buffer = [0_u8; Output::MAX_LENGTH];
+        let Some(computed) = buffer.get_mut(..expected.len()) else {
+            return false;
+        };
+        let hashed = self.scratch.with(params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password, salt, &mut *computed, memory)
+        });
+        hashed.is_ok() && Output::new(computed).is_ok_and(|computed| computed == *expected)
+    }
+
     fn is_weaker_than_configured(&self, hash: &PasswordHash) -> bool {
         if hash.algorithm.as_str() != "argon2id" {
             return true;
@@ -120,17 +185,23 @@ impl PasswordHasher {
             || stored.p_cost() < self.params.p_cost()
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
     /// The PHC string of `password` with a fresh random salt. CPU-heavy: call it
     /// from a blocking task.
     pub fn hash(&self, password: &str) -> Result<String, argon2::password_hash::Error> {
-        Ok(self
-            .argon2()
-            .hash_password(password.as_bytes())?
-            .to_string())
+        let salt: [u8; Salt::RECOMMENDED_LENGTH] = rand::random();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let mut output = [0_u8; Params::DEFAULT_OUTPUT_LEN];
+        self.scratch.with(self.params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, memory)
+        })?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params)?,
+            salt: Some(Salt::new(&salt)?),
+            hash: Some(Output::new(&output)?),
+        };
+        Ok(phc.to_string())
     }
 }
 
@@ -263,7 +334,7 @@ mod tests {
             argon2_parallelism: 1,
             password_min_score: 3,
         };
-        let old = PasswordHasher::new(&args(19_456, 2)).expect("hasher");
+        let old = PasswordHasher::new(&args(19_456, 2), 1).expect("hasher");
         let stored = old.hash("velvet kettle orbit").expect("hash");
         assert_eq!(
             old.verify("velvet kettle orbit", &stored),
@@ -271,10 +342,65 @@ mod tests {
         );
         assert_eq!(old.verify("wrong", &stored), Verification::Mismatch);
 
-        let stronger = PasswordHasher::new(&args(19_456, 3)).expect("hasher");
+        let stronger = PasswordHasher::new(&args(19_456, 3), 1).expect("hasher");
         assert_eq!(
             stronger.verify("velvet kettle orbit", &stored),
             Verification::MatchNeedsRehash
         );
+    }
+
+    #[test]
+    fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
+        let args = PasswordHashingArgs {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            password_min_score: 3,
+        };
+        let ours = PasswordHasher::new(&args, 2).expect("hasher");
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19_456, 2, 1, None).expect("params"),
+        );
+
+        let made_here = ours.hash("velvet kettle orbit").expect("hash");
+        assert!(made_here.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let parsed = PasswordHash::new(&made_here).expect("a PHC string");
+        assert!(
+            reference
+                .verify_password(b"velvet kettle orbit", &parsed)
+                .is_ok()
+        );
+
+        let made_elsewhere = reference
+            .hash_password(b"velvet kettle orbit")
+            .expect("hash")
+            .to_string();
+        assert_eq!(
+            ours.verify("velvet kettle orbit", &made_elsewhere),
+            Verification::Match
+        );
+        assert_eq!(
+            ours.verify("velvet kettle orbiT", &made_elsewhere),
+            Verification::Mismatch
+        );
+        // A cheaper argon2i hash from an older deployment still verifies, and asks
+        // for an upgrade; its working memory is smaller than the pooled buffers'.
+        let older = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(8_192, 3, 1, None).expect("params"),
+        )
+        .hash_password(b"velvet kettle orbit")
+        .expect("hash")
+        .to_string();
+        assert_eq!(
+            ours.verify("velvet kettle orbit", &older),
+            Verification::MatchNeedsRehash
+        );
+        assert_eq!(ours.verify("x", "not a hash"), Verification::Mismatch);
     }
 }

@@ -127,8 +127,36 @@ pub async fn find_for_update(
     .await
 }
 
-/// Raises the version by one for a change that has no other column (a sign-in,
-/// revoked sessions), optionally replacing the password hash; returns the new version.
+/// The password hash and role of user `id`, with a lock that keeps the row from
+/// being locked for update (as a password change does) until the transaction ends;
+/// other sign-ins take the same lock without waiting for each other.
+pub async fn lock_for_sign_in(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT password_hash, role FROM users WHERE id = $1 FOR KEY SHARE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Replaces a password hash by a stronger hash of the same password. Not a change
+/// of the account, so its version stays.
+pub async fn upgrade_password_hash(
+    conn: &mut PgConnection,
+    id: Uuid,
+    new_password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(new_password_hash)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Raises the version by one for a change that has no other column (revoked
+/// sessions), optionally replacing the password hash; returns the new version.
 pub async fn bump_version(
     tx: &mut PgConnection,
     id: Uuid,

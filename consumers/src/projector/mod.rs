@@ -11,9 +11,7 @@
 
 use schemas::{
     RawEnvelope,
-    accounts::{
-        UserLoggedIn, UserPasswordChanged, UserRegistered, UserRoleChanged, UserSessionsRevoked,
-    },
+    accounts::{UserPasswordChanged, UserRegistered, UserRoleChanged, UserSessionsRevoked},
     audit::AuditRecorded,
 };
 use sqlx::PgPool;
@@ -138,10 +136,7 @@ impl Handler for Projector {
         if envelope.is::<UserRoleChanged>() {
             return self.user_role_changed(&envelope).await;
         }
-        if envelope.is::<UserLoggedIn>()
-            || envelope.is::<UserPasswordChanged>()
-            || envelope.is::<UserSessionsRevoked>()
-        {
+        if envelope.is::<UserPasswordChanged>() || envelope.is::<UserSessionsRevoked>() {
             return self.user_version_advanced(&envelope).await;
         }
         if envelope.is::<AuditRecorded>() {

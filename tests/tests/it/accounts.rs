@@ -280,6 +280,22 @@ async fn login_refresh_reuse_logout_and_password_change() {
         assert!(!envelope.contains(PASSWORD), "no password in {envelope}");
     }
 
+    // Sign-ins are sessions, on their own topic, not versions of the account.
+    let sign_ins: Vec<(String, String)> = sqlx::query_as(
+        "SELECT topic, envelope::text FROM write.outbox WHERE event_type = 'user.logged_in'",
+    )
+    .fetch_all(&platform.db)
+    .await
+    .expect("outbox");
+    assert_eq!(sign_ins.len(), 6, "six successful sign-ins");
+    for (topic, envelope) in &sign_ins {
+        let envelope: Value = serde_json::from_str(envelope).expect("JSON");
+        assert!(topic.ends_with("account.activity"), "{topic}");
+        assert_eq!(envelope["aggregate_type"], "session");
+        assert_eq!(envelope["aggregate_version"], 1);
+        assert_eq!(envelope["payload"]["user_id"], user_id.to_string());
+    }
+
     // The profile's version follows every account event.
     let last_version: i64 = sqlx::query_scalar("SELECT version FROM write.users WHERE id = $1")
         .bind(user_id)
@@ -361,17 +377,18 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
         (403, Some("urn:anidex:problem:forbidden"))
     );
 
-    // Registered (1) and signed in (2): version 1 is stale.
+    // Registered (version 1); signing in opened a session but changed nothing about
+    // the account, so version 1 is still current.
+    let response = set_role(&platform, &admin_token, user_id, "moderator", 1).await;
+    assert_eq!(response.status(), 200);
+    let changed: Value = response.json().await.expect("JSON");
+    assert_eq!(changed["version"], 2);
     let (status, problem) =
-        problem_of(set_role(&platform, &admin_token, user_id, "moderator", 1).await).await;
+        problem_of(set_role(&platform, &admin_token, user_id, "admin", 1).await).await;
     assert_eq!(
         (status, problem["type"].as_str()),
         (409, Some("urn:anidex:problem:version-conflict"))
     );
-    let response = set_role(&platform, &admin_token, user_id, "moderator", 2).await;
-    assert_eq!(response.status(), 200);
-    let changed: Value = response.json().await.expect("JSON");
-    assert_eq!(changed["version"], 3);
     let (status, _) =
         problem_of(set_role(&platform, &admin_token, Uuid::now_v7(), "moderator", 1).await).await;
     assert_eq!(status, 404);
@@ -382,7 +399,7 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
     let response = platform
         .http
         .get(format!(
-            "{}/v1/users/{user_id}?min_version=3",
+            "{}/v1/users/{user_id}?min_version=2",
             platform.query_url
         ))
         .send()
