@@ -18,4 +18,4 @@ pub use metrics::{MetricsRecorder, metrics_router};
 pub use problem::{FieldError, Problem, ProblemCatcher};
 pub use rate_limit::{Decision, RateLimitArgs, RateLimitError, RateLimiter};
 pub use request_id::{RequestId, assign_request_id};
-pub use server::{HttpArgs, read_json_body, serve, serve_with_cors};
+pub use server::{HttpArgs, ReadRoute, read_json_body, serve, serve_with_cors};

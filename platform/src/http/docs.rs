@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::ReadRoute as _;
 use salvo::{
     Depot, Request, Response, Router, handler,
     http::{HeaderValue, StatusCode, header},
@@ -82,12 +83,12 @@ pub fn docs_router(openapi_json: String) -> Router {
                 .hoop(salvo::affix_state::inject(OpenApiJson(Arc::new(
                     openapi_json,
                 ))))
-                .get(serve_openapi),
+                .get_or_head(serve_openapi),
         )
         .push(
             Router::with_path("docs")
                 .hoop(salvo::affix_state::inject(SwaggerConfig(config)))
-                .get(docs_index)
-                .push(Router::with_path("{**path}").get(docs_file)),
+                .get_or_head(docs_index)
+                .push(Router::with_path("{**path}").get_or_head(docs_file)),
         )
 }

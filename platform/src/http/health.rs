@@ -4,6 +4,7 @@
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 
+use super::ReadRoute as _;
 use salvo::{Depot, Request, Response, Router, handler, http::StatusCode, writing::Json};
 use serde::Serialize;
 
@@ -76,6 +77,6 @@ async fn ready(_req: &mut Request, depot: &mut Depot, res: &mut Response) {
 pub fn health_router(readiness: Readiness) -> Router {
     Router::with_path("health")
         .hoop(salvo::affix_state::inject(readiness))
-        .push(Router::with_path("live").get(live))
-        .push(Router::with_path("ready").get(ready))
+        .push(Router::with_path("live").get_or_head(live))
+        .push(Router::with_path("ready").get_or_head(ready))
 }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::ReadRoute as _;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use salvo::{Depot, FlowCtrl, Request, Response, Router, handler, http::HeaderValue};
 
@@ -47,7 +48,7 @@ async fn export(depot: &mut Depot, res: &mut Response) {
 pub fn metrics_router(recorder: MetricsRecorder) -> Router {
     Router::with_path("metrics")
         .hoop(salvo::affix_state::inject(recorder))
-        .get(export)
+        .get_or_head(export)
 }
 
 /// Hoop recording `http_requests_total` and `http_request_duration_seconds`.

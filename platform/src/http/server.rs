@@ -5,12 +5,13 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
 use salvo::{
-    Request, Router, Server, Service,
+    Handler, Request, Router, Server, Service,
     catcher::Catcher,
     conn::TcpListener,
     cors::CorsHandler,
     handler,
     prelude::{CatchPanic, Listener},
+    routing::filters::{self, Filter as _},
 };
 use serde::de::DeserializeOwned;
 
@@ -148,4 +149,17 @@ async fn reject_nul_in_uri(
         return;
     }
     ctrl.call_next(req, depot, res).await;
+}
+
+/// Routes that only read answer `HEAD` too: the same status and headers as `GET`,
+/// without the body (the HTTP server leaves it out), as monitors and caches expect.
+pub trait ReadRoute {
+    /// Like `Router::get`, with `HEAD` answered by the same handler.
+    fn get_or_head<H: Handler>(self, handler: H) -> Self;
+}
+
+impl ReadRoute for Router {
+    fn get_or_head<H: Handler>(self, handler: H) -> Self {
+        self.push(Router::with_filter(filters::get().or(filters::head())).goal(handler))
+    }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use platform::{
     auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
     http::{
-        MetricsRecorder, Problem, RateLimiter, Readiness, docs_router, health_router,
-        metrics_router,
+        MetricsRecorder, Problem, RateLimiter, ReadRoute as _, Readiness, docs_router,
+        health_router, metrics_router,
     },
 };
 use salvo::Router;
@@ -87,22 +87,22 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                     Router::with_path("v1")
                         .hoop(salvo::affix_state::inject(state))
                         .hoop(authenticate(tokens))
-                        .push(Router::with_path("users/{id}").get(users::profile))
+                        .push(Router::with_path("users/{id}").get_or_head(users::profile))
                         .push(
                             Router::with_path("me")
                                 .hoop(require(Role::User))
-                                .get(users::me),
+                                .get_or_head(users::me),
                         )
                         .push(
                             Router::with_path("admin/audit")
                                 .hoop(require(Role::Admin))
-                                .get(audit::list),
+                                .get_or_head(audit::list),
                         )
                         .push(
                             Router::with_path("imports")
                                 .hoop(require(Role::Admin))
-                                .get(imports::list)
-                                .push(Router::with_path("{id}").get(imports::get)),
+                                .get_or_head(imports::list)
+                                .push(Router::with_path("{id}").get_or_head(imports::get)),
                         ),
                 ),
         )
@@ -192,11 +192,11 @@ pub fn catalog_router(state: CatalogState) -> Router {
     Router::with_path("v1")
         .hoop(compression)
         .hoop(salvo::affix_state::inject(state))
-        .push(Router::with_path("releases").get(catalog::list))
-        .push(Router::with_path("releases/{id}").get(catalog::detail))
-        .push(Router::with_path("releases/{id}/episodes").get(catalog::episodes))
-        .push(Router::with_path("genres").get(catalog::genres))
-        .push(Router::with_path("teams").get(catalog::teams))
-        .push(Router::with_path("search").get(search::search))
-        .push(Router::with_path("suggest").get(search::suggest))
+        .push(Router::with_path("releases").get_or_head(catalog::list))
+        .push(Router::with_path("releases/{id}").get_or_head(catalog::detail))
+        .push(Router::with_path("releases/{id}/episodes").get_or_head(catalog::episodes))
+        .push(Router::with_path("genres").get_or_head(catalog::genres))
+        .push(Router::with_path("teams").get_or_head(catalog::teams))
+        .push(Router::with_path("search").get_or_head(search::search))
+        .push(Router::with_path("suggest").get_or_head(search::suggest))
 }

@@ -294,6 +294,36 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
             assert!(retry_after, "503 carries Retry-After");
         }
     }
+
+    // HEAD is a GET without the body, and only where GET is.
+    let profile = format!("{}/v1/users/{user_id}", platform.query_url);
+    let got = platform.http.get(&profile).send().await.expect("an answer");
+    let got_etag = got.headers().get("etag").cloned();
+    let head = platform
+        .http
+        .head(&profile)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers().get("etag").cloned(), got_etag);
+    assert!(head.bytes().await.expect("a body").is_empty());
+    let head = platform
+        .http
+        .head(format!("{}/v1/auth/register", platform.command_url))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(head.status(), 405, "register takes POST only");
+    let delete = platform
+        .http
+        .delete(&profile)
+        .send()
+        .await
+        .expect("an answer");
+    let (status, problem) = problem_of(delete).await;
+    assert_eq!(status, 405);
+    assert_eq!(problem["type"], "urn:anidex:problem:method-not-allowed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,6 +344,14 @@ async fn health_metrics_and_docs_are_served() {
                 .await
                 .expect("answer");
             assert_eq!(response.status(), 200, "{base}{path}");
+            // Monitors often probe with HEAD.
+            let response = platform
+                .http
+                .head(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("answer");
+            assert_eq!(response.status(), 200, "HEAD {base}{path}");
         }
     }
 
