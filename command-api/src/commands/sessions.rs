@@ -158,8 +158,12 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
     let refresh_token = new_refresh_token();
     let mut tx = ctx.pool.begin().await?;
     // The password may have changed while it was being verified; a password change
-    // revokes every session, so one must not open on the old password after it.
-    let Some((current_hash, role)) = users::lock_for_sign_in(&mut tx, account.id).await? else {
+    // revokes every session, so one must not open on the old password after it. Under
+    // the lock, a change either committed already (the hash differs: refused) or
+    // waits for this transaction and then revokes the session it opened.
+    let rehash = new_hash.is_some();
+    let Some((current_hash, role)) = users::lock_for_sign_in(&mut tx, account.id, rehash).await?
+    else {
         return Err(SessionError::InvalidCredentials);
     };
     if current_hash != account.password_hash {
@@ -317,7 +321,7 @@ pub async fn change_password(
         return Err(SessionError::InvalidCredentials);
     }
     let mut conn = ctx.pool.acquire().await?;
-    let account = users::find_for_update(&mut conn, principal.user_id)
+    let account = users::find(&mut conn, principal.user_id)
         .await?
         .ok_or(SessionError::UnusableAccount(principal.user_id))?;
     drop(conn);
@@ -353,6 +357,13 @@ pub async fn change_password(
 
     let now = Utc::now();
     let mut tx = ctx.pool.begin().await?;
+    // Another change may have committed while this one was hashing: the current
+    // password verified above is then no longer current.
+    let locked = users::find_for_update(&mut tx, account.id).await?;
+    if locked.is_none_or(|locked| locked.password_hash != account.password_hash) {
+        tracing::info!(user.id = %account.id, "password change refused: the password changed meanwhile");
+        return Err(SessionError::InvalidCredentials);
+    }
     let version = users::bump_version(&mut tx, account.id, Some(&new_hash), now).await?;
     let revoked = sessions::revoke_all_of_user(&mut tx, account.id, now).await?;
     let event = Envelope::new(

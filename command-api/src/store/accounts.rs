@@ -113,6 +113,16 @@ pub async fn find_by_login(
     .await
 }
 
+/// The user with `id`, without a lock.
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Credentials>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, email, password_hash, role, version FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The user with `id`, locked for the rest of the transaction.
 pub async fn find_for_update(
     conn: &mut PgConnection,
@@ -127,17 +137,22 @@ pub async fn find_for_update(
     .await
 }
 
-/// The password hash and role of user `id`, with a lock that keeps the row from
-/// being locked for update (as a password change does) until the transaction ends;
-/// other sign-ins take the same lock without waiting for each other.
+/// The password hash and role of user `id`, locked until the transaction ends
+/// against any update of the row (a password change updates it). Other sign-ins
+/// take the same shared lock without waiting for each other, unless `exclusive`,
+/// for a sign-in that will itself update the row (two shared holders that both
+/// went on to update would deadlock).
 pub async fn lock_for_sign_in(
     conn: &mut PgConnection,
     id: Uuid,
+    exclusive: bool,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT password_hash, role FROM users WHERE id = $1 FOR KEY SHARE")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    let query = if exclusive {
+        "SELECT password_hash, role FROM users WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT password_hash, role FROM users WHERE id = $1 FOR SHARE"
+    };
+    sqlx::query_as(query).bind(id).fetch_optional(conn).await
 }
 
 /// Replaces a password hash by a stronger hash of the same password. Not a change

@@ -667,3 +667,52 @@ async fn secrets_never_reach_the_logs() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_racing_a_password_change_opens_no_session() {
+    let platform = Platform::start("accounts_race").await;
+    let user_id = platform.register_user("sora").await;
+    let sessions_of = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM write.refresh_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&platform.db)
+            .await
+            .expect("counting sessions")
+    };
+    let sessions_before = sessions_of().await;
+
+    // A password change in flight: the account row is updated, not yet committed.
+    let mut change = platform.db.begin().await.expect("a transaction");
+    sqlx::query(
+        "UPDATE write.users SET password_hash = password_hash || 'changed', \
+         version = version + 1 WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *change)
+    .await
+    .expect("updating the account");
+
+    // A sign-in with the old password verifies it against the committed hash, then
+    // waits for the row; the change commits while it waits.
+    let sign_in = login(&platform, "sora", PASSWORD);
+    let change_commits = async {
+        eventually("the sign-in waiting for the account row", || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%FROM users WHERE id = $1 FOR %'",
+            )
+            .fetch_one(&platform.db)
+            .await
+            .expect("pg_stat_activity");
+            (waiting > 0).then_some(())
+        })
+        .await;
+        change.commit().await.expect("committing the change");
+    };
+    let (response, ()) = tokio::join!(sign_in, change_commits);
+
+    let (status, problem) = problem_of(response).await;
+    assert_eq!(status, 401, "{problem}");
+    assert_eq!(sessions_of().await, sessions_before, "no session opened");
+}
