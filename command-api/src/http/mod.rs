@@ -110,7 +110,7 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                                 .post(sessions::logout_all),
                         )
                         .push(
-                            Router::with_path("auth/password")
+                            auth_route("auth/password", "password")
                                 .hoop(require(Role::User))
                                 .post(sessions::change_password),
                         )

@@ -223,6 +223,7 @@ pub async fn logout_all(depot: &mut Depot, res: &mut Response) -> Result<(), Pro
         (status = 400, description = "Body is not JSON of the expected shape", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token, or `invalid-credentials`: the current password is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks a rule; see `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`: too many attempts from this client or for this account (the sign-in limits: the current password is checked here too)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -235,6 +236,12 @@ pub async fn change_password(
     let state = state_of(depot).ok_or_else(Problem::internal)?;
     let principal = principal_of(depot).ok_or_else(Problem::internal)?;
     let body: ChangePasswordRequest = read_json_body(req, state.max_body_bytes).await?;
+    // Checking the current password is a sign-in attempt: without the sign-in
+    // limits, a stolen access token would allow guessing the password much faster.
+    state
+        .rate_limiter
+        .auth_by_account(res, "password", &principal.user_id.to_string())
+        .await?;
     let command = ChangePassword {
         current_password: body.current_password,
         new_password: body.new_password,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use e2e::harness::{Platform, eventually, free_port};
 
-use crate::accounts::problem_of;
+use crate::accounts::{PASSWORD, access_token, problem_of, sign_in};
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
@@ -150,6 +150,32 @@ async fn accounts_and_clients_behind_a_trusted_proxy_are_limited_separately() {
         statuses.push(login_from(&platform, "198.51.100.7", &format!("account{n}")).await);
     }
     assert!(statuses.contains(&429), "client limit: {statuses:?}");
+
+    // A stolen access token does not allow guessing the current password faster
+    // than signing in would: the password change has the same limits.
+    platform.register_user("kaede").await;
+    let token = access_token(&sign_in(&platform, "kaede", PASSWORD).await);
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let response = platform
+            .http
+            .post(format!("{}/v1/auth/password", platform.command_url))
+            .header("x-forwarded-for", format!("192.0.2.{n}"))
+            .bearer_auth(&token)
+            .json(&json!({"current_password": "a guess", "new_password": "amber tundra psalm violin"}))
+            .send()
+            .await
+            .expect("an answer");
+        statuses.push(response.status().as_u16());
+    }
+    assert!(
+        statuses.contains(&429),
+        "password change limit: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
