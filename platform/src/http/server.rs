@@ -22,6 +22,11 @@ use crate::shutdown::Shutdown;
 /// [`read_json_body`].
 const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
 
+/// Longest wait for a request body to arrive in full. The HTTP server bounds the
+/// wait for headers; a client that sends headers and then trickles or stalls the
+/// body would otherwise hold its connection and task for ever.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Settings of an HTTP listener.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
@@ -94,9 +99,20 @@ pub async fn read_json_body<T: DeserializeOwned>(
     };
     // A body somewhat over the limit is still read to its end, so the client gets the
     // 413 instead of a reset connection; a body far over it is cut off.
-    let bytes = req
-        .payload_with_max_size(max_bytes.max(DRAIN_LIMIT_BYTES))
+    let read = req.payload_with_max_size(max_bytes.max(DRAIN_LIMIT_BYTES));
+    let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read)
         .await
+        .map_err(|_| {
+            Problem::new(
+                salvo::http::StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                "Request body too slow",
+            )
+            .detail(format!(
+                "the body did not arrive in full within {} seconds",
+                BODY_READ_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|_| too_large())?;
     if bytes.len() > max_bytes {
         return Err(too_large());

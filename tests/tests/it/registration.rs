@@ -324,6 +324,39 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
     let (status, problem) = problem_of(delete).await;
     assert_eq!(status, 405);
     assert_eq!(problem["type"], "urn:anidex:problem:method-not-allowed");
+
+    // A body that stalls half-way is answered, not waited for for ever.
+    let address = platform
+        .command_url
+        .trim_start_matches("http://")
+        .to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).expect("connecting");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("a read timeout");
+        let head = "POST /v1/auth/register HTTP/1.1\r\nHost: localhost\r\n\
+                    Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":";
+        stream.write_all(head.as_bytes()).expect("writing");
+        let mut answer = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("body-timeout") {
+            match stream.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(read) => answer.extend_from_slice(&buffer[..read]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .expect("the stalled request");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(
+        answer.contains("urn:anidex:problem:body-timeout"),
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
