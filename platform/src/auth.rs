@@ -305,11 +305,7 @@ impl Handler for Authenticate {
         let token = value
             .to_str()
             .ok()
-            .and_then(|text| {
-                text.strip_prefix("Bearer ")
-                    .or_else(|| text.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(bearer_token)
             .unwrap_or_default();
         match self.keys.verify(token) {
             Ok(principal) => {
@@ -368,6 +364,15 @@ impl Handler for RequireRole {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme name is
+/// case-insensitive, as in every HTTP authentication scheme.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 /// The bearer security scheme for OpenAPI documents, named `bearer`.
 pub struct BearerSecurity;
 
@@ -398,6 +403,16 @@ mod tests {
             jwt_issuer: "anidex".to_owned(),
             jwt_audience: "anidex-api".to_owned(),
             access_token_ttl_secs: 900,
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_name_is_case_insensitive() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "BeArEr   abc "] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearerabc", "abc", ""] {
+            assert_eq!(bearer_token(value), None, "{value}");
         }
     }
 
