@@ -53,7 +53,7 @@ pub async fn serve_with_cors(
         .hoop(CatchPanic::new())
         .hoop(assign_request_id)
         .hoop(record_request)
-        .hoop(reject_nul_in_uri)
+        .hoop(reject_bad_uri_text)
         .push(router);
     let mut service = Service::new(router).catcher(Catcher::new(ProblemCatcher));
     if let Some(cors) = cors {
@@ -140,26 +140,39 @@ fn contains_nul(value: &serde_json::Value) -> bool {
     }
 }
 
-/// Hoop refusing a path or query that carries an encoded NUL (`%00`): no parameter
-/// may contain one, and rejecting it here covers every route at once.
+/// Hoop refusing a path or query whose text is unusable: an encoded NUL (`%00`),
+/// which no parameter may contain, or bytes that do not decode as UTF-8 (which would
+/// otherwise be read leniently, as replacement characters). Rejecting them here
+/// covers every route at once.
 #[handler]
-async fn reject_nul_in_uri(
+async fn reject_bad_uri_text(
     req: &mut Request,
     depot: &mut salvo::Depot,
     res: &mut salvo::Response,
     ctrl: &mut salvo::FlowCtrl,
 ) {
-    let has_nul = req
+    let text = req
         .uri()
         .path_and_query()
-        .is_some_and(|text| text.as_str().to_ascii_lowercase().contains("%00"));
-    if has_nul {
+        .map(|text| text.as_str())
+        .unwrap_or_default();
+    let detail = if text.to_ascii_lowercase().contains("%00") {
+        Some("parameters must not contain NUL (%00) characters")
+    } else if percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .is_err()
+    {
+        Some("the path and query must be UTF-8 once percent-decoded")
+    } else {
+        None
+    };
+    if let Some(detail) = detail {
         let problem = Problem::new(
             salvo::http::StatusCode::BAD_REQUEST,
             "invalid-parameter",
             "Invalid parameter",
         )
-        .detail("parameters must not contain NUL (%00) characters");
+        .detail(detail);
         salvo::Writer::write(problem, req, depot, res).await;
         ctrl.skip_rest();
         return;

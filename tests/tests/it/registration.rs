@@ -275,6 +275,11 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
             "invalid-parameter",
         ),
         (
+            format!("{}/v1/search?q=%ff%fe", platform.query_url),
+            400,
+            "invalid-parameter",
+        ),
+        (
             format!("{}/v1/users/{user_id}?min_version=7", platform.query_url),
             503,
             "projection-lagging",
