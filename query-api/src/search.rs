@@ -90,7 +90,7 @@ impl SearchEngine {
             self.client
                 .search(SearchParts::Index(&indexes))
                 .filter_path(&filter_path)
-                .body(body.clone())
+                .body(&body)
                 .send()
         };
         // A pooled keep-alive connection the engine already closed fails at once; a

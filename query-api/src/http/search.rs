@@ -243,7 +243,7 @@ pub async fn search(
         .map_err(|error| search_problem(&error))?;
     let hits = answer["hits"]["hits"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let aggregations = &answer["aggregations"];
     let results = SearchResults {
@@ -299,26 +299,28 @@ pub struct Suggestions {
 fn matched_title(query: &str, titles: &[Value], main: &str) -> (String, String) {
     let query_folded = folded(query);
     let words: Vec<String> = query.split_whitespace().map(folded).collect();
-    let named = |title: &Value| -> Option<(String, String)> {
-        Some((text(&title["text"])?, text(&title["language"])?))
-    };
-    let all: Vec<(String, String)> = titles.iter().filter_map(named).collect();
-    let starts = all
+    // (name, language, folded name), each name folded once.
+    let names: Vec<(&str, &str, String)> = titles
         .iter()
-        .find(|(name, _)| folded(name).starts_with(&query_folded));
-    let contains = || {
-        all.iter().find(|(name, _)| {
-            let name_folded = folded(name);
-            words.iter().all(|word| name_folded.contains(word.as_str()))
-        })
-    };
-    match starts.or_else(contains) {
-        Some(found) => found.clone(),
+        .filter_map(|title| Some((title["text"].as_str()?, title["language"].as_str()?)))
+        .map(|(name, language)| (name, language, folded(name)))
+        .collect();
+    let found = names
+        .iter()
+        .find(|(_, _, name)| name.starts_with(&query_folded))
+        .or_else(|| {
+            names
+                .iter()
+                .find(|(_, _, name)| words.iter().all(|word| name.contains(word.as_str())))
+        });
+    match found {
+        Some((name, language, _)) => ((*name).to_owned(), (*language).to_owned()),
         None => (
             main.to_owned(),
-            all.iter()
-                .find(|(name, _)| name == main)
-                .map(|(_, language)| language.clone())
+            names
+                .iter()
+                .find(|(name, _, _)| *name == main)
+                .map(|(_, language, _)| (*language).to_owned())
                 .unwrap_or_default(),
         ),
     }
@@ -360,15 +362,18 @@ pub async fn suggest(
         .map_err(|error| search_problem(&error))?;
     let hits = answer["hits"]["hits"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let items = hits
         .iter()
         .filter_map(|hit| {
             let source = &hit["_source"];
             let main = text_or_empty(&source["main_title"]);
-            let titles = source["titles"].as_array().cloned().unwrap_or_default();
-            let (matched_title, matched_language) = matched_title(&text, &titles, &main);
+            let titles = source["titles"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let (matched_title, matched_language) = matched_title(&text, titles, &main);
             Some(Suggestion {
                 id: source["release_id"].as_str()?.parse().ok()?,
                 matched_title,
