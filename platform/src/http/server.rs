@@ -156,15 +156,13 @@ async fn reject_bad_uri_text(
         .path_and_query()
         .map(|text| text.as_str())
         .unwrap_or_default();
-    let detail = if text.to_ascii_lowercase().contains("%00") {
-        Some("parameters must not contain NUL (%00) characters")
-    } else if percent_encoding::percent_decode_str(text)
-        .decode_utf8()
-        .is_err()
-    {
-        Some("the path and query must be UTF-8 once percent-decoded")
-    } else {
-        None
+    // One decoding pass; it allocates only when the text has escapes.
+    let detail = match percent_encoding::percent_decode_str(text).decode_utf8() {
+        Err(_) => Some("the path and query must be UTF-8 once percent-decoded"),
+        Ok(decoded) if decoded.contains('\0') => {
+            Some("parameters must not contain NUL (%00) characters")
+        }
+        Ok(_) => None,
     };
     if let Some(detail) = detail {
         let problem = Problem::new(
