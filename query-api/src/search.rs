@@ -8,15 +8,17 @@
 //! query equal to a whole name (after normalisation) gets a large constant bonus; the
 //! popularity of the release adds a small, logarithmic amount to break ties.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use elasticsearch::{
-    Elasticsearch, SearchParts,
+    Elasticsearch,
     http::{
-        headers::{ACCEPT_ENCODING, HeaderValue},
+        Method,
+        headers::{ACCEPT_ENCODING, HeaderMap, HeaderValue},
         transport::{SingleNodeConnectionPool, TransportBuilder},
     },
 };
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use crate::http::filters::{Filters, Sort, SortField};
@@ -36,7 +38,8 @@ pub enum SearchError {
 #[derive(Clone)]
 pub struct SearchEngine {
     client: Elasticsearch,
-    alias: String,
+    /// `/{alias}/_search`.
+    search_path: String,
 }
 
 /// Name fields by language, as mapped in `consumers/search/releases.json`.
@@ -57,6 +60,66 @@ const SOURCE_FIELDS: &[&str] = &[
     "titles",
 ];
 
+/// Fields an autocomplete item shows.
+const SUGGEST_FIELDS: &[&str] = &[
+    "release_id",
+    "main_title",
+    "kind",
+    "year",
+    "poster_url",
+    "titles",
+];
+
+/// One name of a release, as indexed.
+#[derive(Debug, Deserialize)]
+pub struct IndexedName {
+    /// The name.
+    pub text: String,
+    /// Its language code.
+    pub language: String,
+}
+
+/// What an autocomplete hit carries (its `_source`, limited to [`SUGGEST_FIELDS`]).
+#[derive(Debug, Deserialize)]
+pub struct SuggestSource {
+    /// The release id.
+    pub release_id: String,
+    /// The main title.
+    #[serde(default)]
+    pub main_title: Option<String>,
+    /// Kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Start year.
+    #[serde(default)]
+    pub year: Option<i64>,
+    /// Poster URL.
+    #[serde(default)]
+    pub poster_url: Option<String>,
+    /// Every name, in every language.
+    #[serde(default)]
+    pub titles: Vec<IndexedName>,
+}
+
+/// An engine answer reduced by `filter_path` to its hits' sources. The engine leaves
+/// out `hits` altogether when nothing matched.
+#[derive(Deserialize)]
+struct SourcesAnswer<S> {
+    hits: Option<HitList<S>>,
+}
+
+#[derive(Deserialize)]
+struct HitList<S> {
+    #[serde(default = "Vec::new")]
+    hits: Vec<SourceHit<S>>,
+}
+
+#[derive(Deserialize)]
+struct SourceHit<S> {
+    #[serde(rename = "_source")]
+    source: S,
+}
+
 impl SearchEngine {
     /// A client for `url` reading through `alias`, waiting at most `timeout` per request.
     pub fn new(url: &str, alias: String, timeout: Duration) -> anyhow::Result<Self> {
@@ -68,7 +131,7 @@ impl SearchEngine {
             .build()?;
         Ok(Self {
             client: Elasticsearch::new(transport),
-            alias,
+            search_path: format!("/{alias}/_search"),
         })
     }
 
@@ -81,17 +144,25 @@ impl SearchEngine {
         )
     }
 
-    async fn run(&self, body: Value, filter_path: &[&str]) -> Result<Value, SearchError> {
-        let indexes = [self.alias.as_str()];
+    /// Sends a search `body` (JSON text) and reads the successful answer as `T`.
+    async fn run<T: DeserializeOwned>(
+        &self,
+        body: &str,
+        filter_path: &[&str],
+    ) -> Result<T, SearchError> {
         // Only what the answer uses comes back: less for the engine to write and for
         // us to parse.
-        let filter_path = [filter_path, &["error", "status"]].concat();
+        let filter_path = [filter_path, &["error", "status"]].concat().join(",");
+        let query = [("filter_path", filter_path.as_str())];
         let send = || {
-            self.client
-                .search(SearchParts::Index(&indexes))
-                .filter_path(&filter_path)
-                .body(&body)
-                .send()
+            self.client.send(
+                Method::Post,
+                &self.search_path,
+                HeaderMap::new(),
+                Some(&query),
+                Some(body),
+                None,
+            )
         };
         // A pooled keep-alive connection the engine already closed fails at once; a
         // search is read-only, so one immediate retry on a fresh connection is safe.
@@ -105,14 +176,21 @@ impl SearchEngine {
             }
         };
         let status = response.status_code();
-        let answer: Value = response
-            .json()
+        let answer = response
+            .bytes()
             .await
             .map_err(|error| SearchError::Unavailable(error.to_string()))?;
         if status.is_success() {
-            return Ok(answer);
+            return serde_json::from_slice(&answer).map_err(|error| {
+                SearchError::Unavailable(format!(
+                    "unexpected answer from the search engine: {error}"
+                ))
+            });
         }
-        let detail = format!("{status}: {}", answer["error"]);
+        let error = serde_json::from_slice::<Value>(&answer)
+            .map(|answer| answer["error"].to_string())
+            .unwrap_or_else(|_| String::from_utf8_lossy(&answer).into_owned());
+        let detail = format!("{status}: {error}");
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 404 {
             return Err(SearchError::Unavailable(detail));
         }
@@ -128,8 +206,9 @@ impl SearchEngine {
         offset: i64,
         limit: i64,
     ) -> Result<Value, SearchError> {
+        let body = search_body(text, filters, sort, offset, limit).to_string();
         self.run(
-            search_body(text, filters, sort, offset, limit),
+            &body,
             &[
                 "hits.total",
                 "hits.hits._source",
@@ -140,10 +219,15 @@ impl SearchEngine {
         .await
     }
 
-    /// Autocomplete: releases whose names start with the words typed.
-    pub async fn suggest(&self, text: &str, limit: i64) -> Result<Value, SearchError> {
-        self.run(suggest_body(text, limit), &["hits.hits._source"])
-            .await
+    /// Autocomplete: releases whose names start with the words typed, best first.
+    pub async fn suggest(&self, text: &str, limit: i64) -> Result<Vec<SuggestSource>, SearchError> {
+        let answer: SourcesAnswer<SuggestSource> = self
+            .run(&suggest_body_text(text, limit), &["hits.hits._source"])
+            .await?;
+        Ok(answer
+            .hits
+            .map(|hits| hits.hits.into_iter().map(|hit| hit.source).collect())
+            .unwrap_or_default())
     }
 }
 
@@ -191,6 +275,25 @@ pub fn search_body(
 
 /// The body of an autocomplete query.
 pub fn suggest_body(text: &str, limit: i64) -> Value {
+    suggest_tree(text, &folded(text), json!(limit))
+}
+
+/// [`suggest_body`] as JSON text. The query's shape never depends on the text, so it
+/// is serialised once with markers where the text goes and filled in per request:
+/// copying a few strings instead of building and serialising a tree of maps.
+pub fn suggest_body_text(text: &str, limit: i64) -> String {
+    static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
+        Template::new(&suggest_tree(
+            Template::TEXT,
+            Template::FOLDED,
+            json!(Template::LIMIT),
+        ))
+    });
+    TEMPLATE.fill(text, &folded(text), limit)
+}
+
+/// The autocomplete query, with the text, its folded form and the size as given.
+fn suggest_tree(text: &str, folded_text: &str, size: Value) -> Value {
     // Constant scores: how rare a prefix is in one language field says nothing about
     // which completion is meant, so every kind of match is worth a fixed amount and
     // popularity orders releases that match the same way.
@@ -219,14 +322,77 @@ pub fn suggest_body(text: &str, limit: i64) -> Value {
     // A name that starts with what was typed (as a whole, not word by word) is the
     // likeliest completion; it gets a constant bonus, and popularity orders those.
     let starts_a_name = json!({ "constant_score": {
-        "filter": { "prefix": { "names_exact": folded(text) } },
+        "filter": { "prefix": { "names_exact": folded_text } },
         "boost": 5.0
     } });
     json!({
-        "size": limit,
-        "_source": SOURCE_FIELDS,
+        "size": size,
+        "_source": SUGGEST_FIELDS,
         "query": ranked(text, query, Vec::new(), Some(starts_a_name)),
     })
+}
+
+/// A JSON body serialised once, with string markers standing for the values filled in
+/// per request.
+struct Template {
+    /// Text between the markers: one more piece than there are slots.
+    pieces: Vec<String>,
+    slots: Vec<Slot>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Text,
+    Folded,
+    Limit,
+}
+
+impl Template {
+    // Looked for only in the tree built from them, before any request: a query that
+    // happens to contain the same characters is filled in as text like any other.
+    const TEXT: &str = "\0text";
+    const FOLDED: &str = "\0folded";
+    const LIMIT: &str = "\0limit";
+
+    fn new(tree: &Value) -> Self {
+        let markers = [
+            (json!(Self::TEXT).to_string(), Slot::Text),
+            (json!(Self::FOLDED).to_string(), Slot::Folded),
+            (json!(Self::LIMIT).to_string(), Slot::Limit),
+        ];
+        let mut rest = tree.to_string();
+        let (mut pieces, mut slots) = (Vec::new(), Vec::new());
+        while let Some((at, marker, slot)) = markers
+            .iter()
+            .filter_map(|(marker, slot)| Some((rest.find(marker.as_str())?, marker, *slot)))
+            .min_by_key(|(at, _, _)| *at)
+        {
+            pieces.push(rest[..at].to_owned());
+            slots.push(slot);
+            rest = rest[at + marker.len()..].to_owned();
+        }
+        pieces.push(rest);
+        Self { pieces, slots }
+    }
+
+    fn fill(&self, text: &str, folded_text: &str, limit: i64) -> String {
+        let (text, folded_text) = (json!(text).to_string(), json!(folded_text).to_string());
+        let limit = limit.to_string();
+        let mut body = String::with_capacity(
+            self.pieces.iter().map(String::len).sum::<usize>()
+                + self.slots.len() * (text.len() + folded_text.len()),
+        );
+        for (piece, slot) in self.pieces.iter().zip(&self.slots) {
+            body.push_str(piece);
+            body.push_str(match slot {
+                Slot::Text => &text,
+                Slot::Folded => &folded_text,
+                Slot::Limit => &limit,
+            });
+        }
+        body.push_str(self.pieces.last().map_or("", String::as_str));
+        body
+    }
 }
 
 /// The text part of a search: each name field scored alone, best field wins.
@@ -339,6 +505,17 @@ fn sort_clause(sort: Sort) -> Value {
 /// `exact` normalizer of the mapping, for queries the engine does not normalise
 /// (`prefix`), and to tell which name matched.
 pub fn folded(text: &str) -> String {
+    folded_chars(text).collect()
+}
+
+/// Whether [`folded`]`(text)` starts with `prefix` (itself folded), folding only as far
+/// as it takes to tell.
+pub fn folds_to_prefix(text: &str, prefix: &str) -> bool {
+    let mut text = folded_chars(text);
+    prefix.chars().all(|wanted| text.next() == Some(wanted))
+}
+
+fn folded_chars(text: &str) -> impl Iterator<Item = char> {
     text.chars()
         .flat_map(char::to_lowercase)
         .filter_map(|c| match c {
@@ -351,5 +528,60 @@ pub fn folded(text: &str) -> String {
             c if c.is_alphanumeric() => Some(c),
             _ => None,
         })
-        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXTS: &[&str] = &[
+        "shinge",
+        "Shingeki no Kyojin",
+        "Ёлки \"2\" \\ back\\slash",
+        "a\u{0}text \u{0}folded \u{0}limit",
+        "進撃の巨人",
+        "tab\tnew\nline \u{1f} ctl",
+        "",
+    ];
+
+    #[test]
+    fn the_suggest_template_writes_the_tree() {
+        for text in TEXTS {
+            for limit in [1, 10, 20] {
+                let filled: Value =
+                    serde_json::from_str(&suggest_body_text(text, limit)).expect("valid JSON");
+                assert_eq!(filled, suggest_body(text, limit), "for {text:?}, {limit}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_folded_prefix_is_told_without_folding_it_all() {
+        let names = [
+            "Shingeki no Kyojin",
+            "Ёлки",
+            "D.Gray-man",
+            "Tōkyō Ghoul",
+            "進撃の巨人",
+        ];
+        let prefixes = [
+            "shinge",
+            "елки",
+            "dgr",
+            "tokyog",
+            "進撃",
+            "",
+            "x",
+            "shingekinokyojinx",
+        ];
+        for name in names {
+            for prefix in prefixes {
+                assert_eq!(
+                    folds_to_prefix(name, prefix),
+                    folded(name).starts_with(prefix),
+                    "{name:?} / {prefix:?}"
+                );
+            }
+        }
+    }
 }

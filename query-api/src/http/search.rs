@@ -21,7 +21,7 @@ use super::{
     conditional::write_json,
     filters::{self, DEFAULT_LIMIT, Filters, MAX_LIMIT},
 };
-use crate::search::{SearchError, folded};
+use crate::search::{IndexedName, SearchError, folded, folds_to_prefix};
 
 /// Longest query text, in characters.
 const MAX_QUERY_CHARS: usize = 200;
@@ -295,35 +295,30 @@ pub struct Suggestions {
 }
 
 /// The name of `titles` that best explains the match: one starting with the query,
-/// else one containing each typed word's start, else the main title.
-fn matched_title(query: &str, titles: &[Value], main: &str) -> (String, String) {
+/// else one containing each typed word's start, else the main title. Returns the name
+/// and its language.
+fn matched_title<'a>(query: &str, titles: &'a [IndexedName], main: &'a str) -> (&'a str, &'a str) {
     let query_folded = folded(query);
-    let words: Vec<String> = query.split_whitespace().map(folded).collect();
-    // (name, language, folded name), each name folded once.
-    let names: Vec<(&str, &str, String)> = titles
+    // Most names differ from the query within a character or two: compare while
+    // folding, and fold a whole name only when no name starts with the query.
+    if let Some(name) = titles
         .iter()
-        .filter_map(|title| Some((title["text"].as_str()?, title["language"].as_str()?)))
-        .map(|(name, language)| (name, language, folded(name)))
-        .collect();
-    let found = names
-        .iter()
-        .find(|(_, _, name)| name.starts_with(&query_folded))
-        .or_else(|| {
-            names
-                .iter()
-                .find(|(_, _, name)| words.iter().all(|word| name.contains(word.as_str())))
-        });
-    match found {
-        Some((name, language, _)) => ((*name).to_owned(), (*language).to_owned()),
-        None => (
-            main.to_owned(),
-            names
-                .iter()
-                .find(|(name, _, _)| *name == main)
-                .map(|(_, language, _)| (*language).to_owned())
-                .unwrap_or_default(),
-        ),
+        .find(|name| folds_to_prefix(&name.text, &query_folded))
+    {
+        return (&name.text, &name.language);
     }
+    let words: Vec<String> = query.split_whitespace().map(folded).collect();
+    if let Some(name) = titles.iter().find(|name| {
+        let name = folded(&name.text);
+        words.iter().all(|word| name.contains(word.as_str()))
+    }) {
+        return (&name.text, &name.language);
+    }
+    let language = titles
+        .iter()
+        .find(|name| name.text == main)
+        .map_or("", |name| name.language.as_str());
+    (main, language)
 }
 
 /// Autocomplete: releases whose names start with what was typed.
@@ -355,41 +350,30 @@ pub async fn suggest(
     let text = query_text(req)?;
     let limit = filters::limit(req, 10, MAX_SUGGESTIONS)?;
 
-    let answer = state
+    let hits = state
         .search
         .suggest(&text, limit)
         .await
         .map_err(|error| search_problem(&error))?;
-    let hits = answer["hits"]["hits"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let items = hits
-        .iter()
+        .into_iter()
         .filter_map(|hit| {
-            let source = &hit["_source"];
-            let main = text_or_empty(&source["main_title"]);
-            let titles = source["titles"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let (matched_title, matched_language) = matched_title(&text, titles, &main);
+            let main = hit.main_title.unwrap_or_default();
+            let (matched_title, matched_language) = matched_title(&text, &hit.titles, &main);
+            let (matched_title, matched_language) =
+                (matched_title.to_owned(), matched_language.to_owned());
             Some(Suggestion {
-                id: source["release_id"].as_str()?.parse().ok()?,
+                id: hit.release_id.parse().ok()?,
                 matched_title,
                 matched_language,
                 title: main,
-                kind: self::text(&source["kind"]),
-                year: source["year"].as_i64().map(|year| year as i32),
-                poster_url: self::text(&source["poster_url"]),
+                kind: hit.kind,
+                year: hit.year.map(|year| year as i32),
+                poster_url: hit.poster_url,
             })
         })
         .collect();
     let body = serde_json::to_vec(&Suggestions { items }).map_err(|_| Problem::internal())?;
     write_json(req, res, body, "public, max-age=60");
     Ok(())
-}
-
-fn text_or_empty(value: &Value) -> String {
-    text(value).unwrap_or_default()
 }

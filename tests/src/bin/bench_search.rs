@@ -15,7 +15,9 @@
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-search`
 //! Settings (environment): `BENCH_RATE` (200), `BENCH_SECONDS` (10), `BENCH_CLIENTS` (8),
-//! `BENCH_WARMUP_SECONDS` (3).
+//! `BENCH_WARMUP_SECONDS` (3), `BENCH_SETTLE_SECONDS` (60, the pause between loading
+//! and measuring), `BENCH_SCENARIOS` (all; a comma-separated list of words, keeping the
+//! scenarios whose name contains one).
 
 use std::{
     sync::{
@@ -392,6 +394,19 @@ async fn main() {
         ("detail, cache hit", detail_hit, usize::MAX),
         ("detail, cache miss", detail_miss, ids.len()),
     ];
+    // `BENCH_SCENARIOS=suggest,search` keeps the scenarios whose name contains one of
+    // the words (the engine's baselines included), to look at one path closely.
+    let scenarios: Vec<_> = match std::env::var("BENCH_SCENARIOS") {
+        Ok(wanted) if !wanted.trim().is_empty() => scenarios
+            .into_iter()
+            .filter(|(name, _, _)| {
+                wanted
+                    .split(',')
+                    .any(|word| !word.trim().is_empty() && name.contains(word.trim()))
+            })
+            .collect(),
+        _ => scenarios,
+    };
     let redis = redis::Client::open(
         platform
             .service_env()
