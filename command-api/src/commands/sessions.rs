@@ -25,7 +25,7 @@ use crate::{
     outbox,
     store::{
         accounts::{self as users, Credentials},
-        sessions,
+        sessions::{self, SignIn},
     },
 };
 
@@ -156,46 +156,42 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
     let now = Utc::now();
     let family_id = Uuid::now_v7();
     let refresh_token = new_refresh_token();
-    let mut tx = ctx.pool.begin().await?;
+    // A new session, not a new version of the account.
+    let mut events = outbox::Batch::default();
+    events.push(
+        &ctx.topics.account_activity,
+        &Envelope::new(
+            family_id.to_string(),
+            1,
+            command.correlation_id,
+            Actor::User { id: account.id },
+            UserLoggedIn {
+                user_id: account.id,
+                logged_in_at: now,
+            },
+        ),
+    )?;
     // The password may have changed while it was being verified; a password change
-    // revokes every session, so one must not open on the old password after it. Under
-    // the lock, a change either committed already (the hash differs: refused) or
-    // waits for this transaction and then revokes the session it opened.
-    let rehash = new_hash.is_some();
-    let Some((current_hash, role)) = users::lock_for_sign_in(&mut tx, account.id, rehash).await?
-    else {
-        return Err(SessionError::InvalidCredentials);
-    };
-    if current_hash != account.password_hash {
-        tracing::info!(user.id = %account.id, "sign-in refused: the password changed meanwhile");
-        return Err(SessionError::InvalidCredentials);
-    }
-    let role = users::parse_role(&role).ok_or(SessionError::UnusableAccount(account.id))?;
-    if let Some(new_hash) = &new_hash {
-        users::upgrade_password_hash(&mut tx, account.id, new_hash).await?;
-    }
-    sessions::insert(
-        &mut tx,
-        &hash_refresh_token(&refresh_token),
-        family_id,
-        account.id,
-        now,
-        expiry(ctx, now),
+    // revokes every session, so one must not open on the old password after it.
+    let opened = sessions::open_for_sign_in(
+        &ctx.pool,
+        SignIn {
+            user_id: account.id,
+            verified_hash: &account.password_hash,
+            new_hash: new_hash.as_deref(),
+            token_hash: &hash_refresh_token(&refresh_token),
+            family_id,
+            issued_at: now,
+            expires_at: expiry(ctx, now),
+        },
+        events,
     )
     .await?;
-    // A new session, not a new version of the account.
-    let event = Envelope::new(
-        family_id.to_string(),
-        1,
-        command.correlation_id,
-        Actor::User { id: account.id },
-        UserLoggedIn {
-            user_id: account.id,
-            logged_in_at: now,
-        },
-    );
-    outbox::append(&mut tx, &ctx.topics.account_activity, &event).await?;
-    tx.commit().await?;
+    let Some(role) = opened else {
+        tracing::info!(user.id = %account.id, "sign-in refused: the account changed meanwhile");
+        return Err(SessionError::InvalidCredentials);
+    };
+    let role = users::parse_role(&role).ok_or(SessionError::UnusableAccount(account.id))?;
 
     tracing::info!(user.id = %account.id, session.id = %family_id, "signed in");
     open_session(ctx, account.id, role, family_id, refresh_token)

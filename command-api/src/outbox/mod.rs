@@ -7,6 +7,8 @@
 
 pub mod relay;
 
+use std::sync::LazyLock;
+
 use schemas::{DomainEvent, Envelope, record};
 use sqlx::PgConnection;
 
@@ -60,29 +62,52 @@ impl Batch {
         if self.topics.is_empty() {
             return Ok(());
         }
-        sqlx::query(
+        static INSERT: LazyLock<String> = LazyLock::new(|| Batch::insert_sql(1, "true"));
+        self.bind(sqlx::query(&INSERT)).execute(tx).await?;
+        Ok(())
+    }
+
+    /// The statement that inserts a batch bound as parameters `$first` to `$first + 6`
+    /// (see [`Batch::bind`]), in push order, when the SQL `condition` holds: it can make
+    /// the events depend on an earlier part of one statement.
+    pub fn insert_sql(first: usize, condition: &str) -> String {
+        let p = |n: usize| first + n;
+        format!(
             "INSERT INTO outbox \
              (topic, message_key, event_id, event_type, schema_version, correlation_id, envelope) \
              SELECT topic, message_key, event_id, event_type, schema_version, correlation_id, \
                  envelope::json \
-             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int[], $6::text[], \
-                 $7::text[]) WITH ORDINALITY \
+             FROM unnest(${}::text[], ${}::text[], ${}::uuid[], ${}::text[], ${}::int[], \
+                 ${}::text[], ${}::text[]) WITH ORDINALITY \
                  AS e(topic, message_key, event_id, event_type, schema_version, correlation_id, \
                      envelope, position) \
+             WHERE {condition} \
              ORDER BY position",
+            p(0),
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6)
         )
-        .bind(&self.topics)
-        .bind(&self.keys)
-        .bind(&self.event_ids)
-        .bind(&self.event_types)
-        .bind(&self.schema_versions)
-        .bind(&self.correlation_ids)
-        .bind(&self.envelopes)
-        .execute(tx)
-        .await?;
-        Ok(())
+    }
+
+    /// Binds the batch as the next seven parameters of `query`.
+    pub fn bind(self, query: PgQuery<'_>) -> PgQuery<'_> {
+        query
+            .bind(self.topics)
+            .bind(self.keys)
+            .bind(self.event_ids)
+            .bind(self.event_types)
+            .bind(self.schema_versions)
+            .bind(self.correlation_ids)
+            .bind(self.envelopes)
     }
 }
+
+/// A statement with its parameters.
+pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// The Kafka headers of an outbox row, per the record conventions in `schemas`.
 pub(crate) fn headers_of(row: &relay::PendingRow) -> [(&'static str, String); 4] {

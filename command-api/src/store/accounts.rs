@@ -137,39 +137,6 @@ pub async fn find_for_update(
     .await
 }
 
-/// The password hash and role of user `id`, locked until the transaction ends
-/// against any update of the row (a password change updates it). Other sign-ins
-/// take the same shared lock without waiting for each other, unless `exclusive`,
-/// for a sign-in that will itself update the row (two shared holders that both
-/// went on to update would deadlock).
-pub async fn lock_for_sign_in(
-    conn: &mut PgConnection,
-    id: Uuid,
-    exclusive: bool,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    let query = if exclusive {
-        "SELECT password_hash, role FROM users WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT password_hash, role FROM users WHERE id = $1 FOR SHARE"
-    };
-    sqlx::query_as(query).bind(id).fetch_optional(conn).await
-}
-
-/// Replaces a password hash by a stronger hash of the same password. Not a change
-/// of the account, so its version stays.
-pub async fn upgrade_password_hash(
-    conn: &mut PgConnection,
-    id: Uuid,
-    new_password_hash: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-        .bind(id)
-        .bind(new_password_hash)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
 /// Raises the version by one for a change that has no other column (revoked
 /// sessions), optionally replacing the password hash; returns the new version.
 pub async fn bump_version(

@@ -1,8 +1,12 @@
 //! The `refresh_tokens` table: sessions as families of rotated refresh tokens.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
+
+use crate::outbox;
 
 /// A refresh token as stored (by hash).
 #[derive(Debug, sqlx::FromRow)]
@@ -17,6 +21,73 @@ pub struct RefreshTokenRow {
     pub rotated_at: Option<DateTime<Utc>>,
     /// When its family was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A session about to open for a password just verified.
+pub struct SignIn<'a> {
+    /// The account.
+    pub user_id: Uuid,
+    /// The password hash the password was verified against.
+    pub verified_hash: &'a str,
+    /// A stronger hash of the same password to store instead, if any.
+    pub new_hash: Option<&'a str>,
+    /// The hash of the session's first refresh token.
+    pub token_hash: &'a [u8],
+    /// The new session.
+    pub family_id: Uuid,
+    /// Now.
+    pub issued_at: DateTime<Utc>,
+    /// When the refresh token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Opens a session, with its `events`, if the account still has the password hash
+/// the password was verified against; returns the account's role, or `None` when the
+/// account is gone or its password changed meanwhile (nothing is written then).
+///
+/// One statement, so one round trip and one transaction. The account row is locked
+/// against updates while it runs: `FOR SHARE`, which concurrent sign-ins share, or
+/// `FOR UPDATE` when it stores a stronger hash (two sharers that both went on to
+/// update would deadlock). A password change that committed first makes the hash
+/// differ; one that comes later waits and then revokes this session with the others.
+pub async fn open_for_sign_in(
+    pool: &PgPool,
+    sign_in: SignIn<'_>,
+    events: outbox::Batch,
+) -> Result<Option<String>, sqlx::Error> {
+    fn statement(lock: &str) -> String {
+        format!(
+            "WITH account AS ( \
+                 SELECT id, role FROM users WHERE id = $1 AND password_hash = $2 {lock} \
+             ), upgraded AS ( \
+                 UPDATE users SET password_hash = $3 FROM account \
+                 WHERE users.id = account.id AND $3::text IS NOT NULL \
+             ), session AS ( \
+                 INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) \
+                 SELECT $4, $5, id, $6, $7 FROM account \
+                 RETURNING user_id \
+             ), events AS ({}) \
+             SELECT role FROM account",
+            outbox::Batch::insert_sql(8, "EXISTS (SELECT FROM session)")
+        )
+    }
+    static SHARED: LazyLock<String> = LazyLock::new(|| statement("FOR SHARE"));
+    static EXCLUSIVE: LazyLock<String> = LazyLock::new(|| statement("FOR UPDATE"));
+    let sql = if sign_in.new_hash.is_some() {
+        &EXCLUSIVE
+    } else {
+        &SHARED
+    };
+    let query = sqlx::query(sql)
+        .bind(sign_in.user_id)
+        .bind(sign_in.verified_hash)
+        .bind(sign_in.new_hash)
+        .bind(sign_in.token_hash)
+        .bind(sign_in.family_id)
+        .bind(sign_in.issued_at)
+        .bind(sign_in.expires_at);
+    let row = events.bind(query).fetch_optional(pool).await?;
+    row.map(|row| row.try_get("role")).transpose()
 }
 
 /// Saves a new token of `family_id`.

@@ -700,7 +700,7 @@ async fn a_sign_in_racing_a_password_change_opens_no_session() {
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity \
                  WHERE datname = current_database() AND wait_event_type = 'Lock' \
-                   AND query LIKE '%FROM users WHERE id = $1 FOR %'",
+                   AND query LIKE '%FROM users WHERE id = $1%'",
             )
             .fetch_one(&platform.db)
             .await
