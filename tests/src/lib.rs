@@ -2,4 +2,5 @@
 //! shared by the end-to-end suite (`tests/it`) and the benchmarks (`src/bin`).
 
 pub mod catalogue;
+pub mod cpu;
 pub mod harness;
