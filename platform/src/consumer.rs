@@ -228,7 +228,7 @@ pub async fn run_group_with_settings<H: Handler>(
     })?;
     let subscribed: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&subscribed)?;
-    let dead_letters = kafka::idempotent_producer(&kafka_args, Duration::from_secs(30))?;
+    let dead_letters = kafka::shared_producer(&kafka_args, Duration::from_secs(30))?;
     tracing::info!(kafka.group = %group, kafka.topics = ?spec.topics, "consumer group started");
 
     let worker = Worker {

@@ -1,6 +1,9 @@
 //! Kafka client settings that every service agrees on, and topic provisioning.
 
-use std::time::Duration;
+use std::{
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
 
 use rdkafka::{
     ClientConfig,
@@ -68,6 +71,30 @@ pub fn idempotent_producer(
             brokers: args.kafka_brokers.clone(),
             source,
         })
+}
+
+/// The process's idempotent producer for these brokers and delivery timeout, created
+/// at the first call and shared by every later one.
+///
+/// A librdkafka producer is meant to be shared: it is thread-safe, batches records of
+/// all its users together, and each one costs its own threads, broker connections
+/// and a polling thread that wakes every 100 ms (and spins through the last
+/// millisecond of each wait, a few tenths of a percent of a core per producer even
+/// when idle). So the consumer groups of one process share one producer for their
+/// dead letters instead of holding one each.
+pub fn shared_producer(
+    args: &KafkaArgs,
+    message_timeout: Duration,
+) -> Result<FutureProducer, KafkaSetupError> {
+    static PRODUCERS: Mutex<Vec<((String, Duration), FutureProducer)>> = Mutex::new(Vec::new());
+    let key = (args.kafka_brokers.clone(), message_timeout);
+    let mut producers = PRODUCERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, producer)) = producers.iter().find(|(known, _)| *known == key) {
+        return Ok(producer.clone());
+    }
+    let producer = idempotent_producer(args, message_timeout)?;
+    producers.push((key, producer.clone()));
+    Ok(producer)
 }
 
 /// Creates each topic that does not exist yet; existing topics are left as they are.

@@ -133,7 +133,7 @@ impl Parser {
             .filter(|token| !token.trim().is_empty())
             .ok_or(ParserSetupError::MissingToken)?;
         let client = KodikClient::new(args, token)?;
-        let producer = platform::kafka::idempotent_producer(kafka, Duration::from_secs(30))?;
+        let producer = platform::kafka::shared_producer(kafka, Duration::from_secs(30))?;
         let publisher = Publisher::new(
             producer,
             kafka.name(schemas::topics::CATALOG_COMMANDS),
