@@ -11,3 +11,4 @@ pub mod http;
 pub mod kafka;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;

@@ -401,10 +401,11 @@ fn matching(text: &str) -> Value {
     for field in LANGUAGE_FIELDS {
         alternatives.push(json!({ "match_phrase": { *field: { "query": text, "boost": 3.0 } } }));
         // Typos: every word must match, each within the edit distance its length
-        // allows; the first two letters are taken as typed, which keeps the number
-        // of expanded terms (the cost of a fuzzy query) small.
+        // allows (one edit from 4 letters, two from 10); the first two letters are
+        // taken as typed. Both keep the fuzzy query, the main cost of a search,
+        // cheap: two edits on every word of 6 letters or more cost a third more.
         alternatives.push(json!({ "match": { *field: {
-            "query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 2,
+            "query": text, "operator": "and", "fuzziness": "AUTO:4,10", "prefix_length": 2,
             "boost": 2.0
         } } }));
         // Most of the words, exactly: extra or missing words in a long query.

@@ -1,6 +1,9 @@
 //! The search document of a release, built from a `release.upserted` event or from the
 //! read model (for a reindex) with the same rules, so both paths index the same thing.
 
+use std::borrow::Cow;
+
+use platform::text::mend_lookalikes;
 use schemas::releases::{ReleaseUpserted, Title, TitleLanguage};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -83,11 +86,16 @@ impl Release {
                 kind: title.kind,
             })
             .collect();
+        // The searched forms of the names; `titles` keeps them as written, for display.
+        let searched: Vec<(&TitleLanguage, Cow<'_, str>)> = titles
+            .iter()
+            .map(|title| (&title.language, mend_lookalikes(&title.text)))
+            .collect();
         let texts_of = |wanted: &dyn Fn(&TitleLanguage) -> bool| -> Vec<&str> {
-            titles
+            searched
                 .iter()
-                .filter(|title| wanted(&title.language))
-                .map(|title| title.text.as_str())
+                .filter(|(language, _)| wanted(language))
+                .map(|(_, text)| text.as_ref())
                 .collect()
         };
         let main = main_title(&titles);
@@ -109,7 +117,7 @@ impl Release {
             "sort_title": main.to_lowercase(),
             "poster_url": self.poster_url,
             "titles": titles,
-            "names_exact": titles.iter().map(|title| title.text.as_str()).collect::<Vec<_>>(),
+            "names_exact": texts_of(&|_| true),
             "title_ru": texts_of(&|language| *language == TitleLanguage::Ru),
             "title_en": texts_of(&|language| *language == TitleLanguage::En),
             "title_romaji": texts_of(&|language| *language == TitleLanguage::Romaji),

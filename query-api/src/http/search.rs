@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use platform::http::Problem;
+use platform::{http::Problem, text::mend_lookalikes};
 use salvo::{Depot, Request, Response, handler, http::StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -30,7 +30,8 @@ const MAX_OFFSET: i64 = 1000;
 /// Most suggestions per request.
 const MAX_SUGGESTIONS: i64 = 20;
 
-/// The `q` parameter, trimmed, with whitespace runs collapsed.
+/// The `q` parameter, trimmed, with whitespace runs collapsed and Latin look-alikes
+/// in Cyrillic words made Cyrillic (as the indexer does with names).
 fn query_text(req: &Request) -> Result<String, Problem> {
     let raw = req.query::<String>("q").unwrap_or_default();
     let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -49,7 +50,7 @@ fn query_text(req: &Request) -> Result<String, Problem> {
             "q must not contain control characters",
         ));
     }
-    Ok(text)
+    Ok(mend_lookalikes(&text).into_owned())
 }
 
 fn search_problem(error: &SearchError) -> Problem {

@@ -355,6 +355,7 @@ async fn catalogue_and_search_over_the_real_catalogue() {
     case_10_html_entities_decoded_once(&api).await;
     case_11_cross_language(&api).await;
     case_12_relevance_unless_sorted(&api).await;
+    latin_lookalikes_in_cyrillic_names(&api).await;
     case_13_and_14_episode_numbering(&api).await;
     search_facets_highlights_and_filters(&api).await;
     catalogue_filters_sorting_and_keyset_pages(&api).await;
@@ -486,6 +487,22 @@ async fn case_11_cross_language(api: &Api) {
     assert_first(api, "стальная тревога", release_id(17)).await;
     let hits = api.json("/v1/search?q=%D1%81%D1%82%D0%B0%D0%BB%D1%8C%D0%BD%D0%B0%D1%8F%20%D1%82%D1%80%D0%B5%D0%B2%D0%BE%D0%B3%D0%B0").await;
     assert_eq!(hits["items"][0]["title"], "Full Metal Panic!");
+}
+
+/// Real names with one Latin letter in a Cyrillic word (`Тетрадь cмерти` with a Latin
+/// `c`) are found by their correct spelling, and by the same slip in a query.
+async fn latin_lookalikes_in_cyrillic_names(api: &Api) {
+    assert_first(api, "тетрадь смерти", release_id(4563)).await;
+    assert_first(api, "Тетрадь cмерти", release_id(4563)).await;
+    assert_first(api, "эксель сага", release_id(25)).await;
+    let suggested = api
+        .json("/v1/suggest?q=%D1%8D%D0%BA%D1%81%D0%B5%D0%BB%D1%8C%20%D1%81%D0%B0")
+        .await;
+    assert_eq!(
+        suggested["items"][0]["id"],
+        release_id(25).to_string(),
+        "{suggested}"
+    );
 }
 
 async fn case_12_relevance_unless_sorted(api: &Api) {
