@@ -41,31 +41,66 @@ impl CpuSnapshot {
         }
     }
 
-    /// Each program's share of one core between `earlier` and now, largest first,
-    /// those under half a percent left out.
-    pub fn shares_since(&self, earlier: &CpuSnapshot) -> Vec<(String, f64)> {
-        let elapsed = self.taken.duration_since(earlier.taken).as_secs_f64();
-        let mut shares: Vec<(String, f64)> = self
+    /// The CPU each program used between `earlier` and now.
+    pub fn usage_since(&self, earlier: &CpuSnapshot) -> CpuUsage {
+        let seconds = self
             .seconds
             .iter()
             .map(|(name, seconds)| {
                 let before = earlier.seconds.get(name).copied().unwrap_or_default();
-                (name.clone(), (seconds - before) / elapsed * 100.0)
+                (name.clone(), seconds - before)
+            })
+            .collect();
+        CpuUsage {
+            elapsed: self.taken.duration_since(earlier.taken).as_secs_f64(),
+            seconds,
+        }
+    }
+}
+
+/// CPU seconds by program over some elapsed time.
+#[derive(Default)]
+pub struct CpuUsage {
+    elapsed: f64,
+    seconds: BTreeMap<String, f64>,
+}
+
+impl CpuUsage {
+    /// Adds another period.
+    pub fn merge(&mut self, other: CpuUsage) {
+        self.elapsed += other.elapsed;
+        for (name, seconds) in other.seconds {
+            *self.seconds.entry(name).or_default() += seconds;
+        }
+    }
+
+    /// Each program's share of one core, largest first, those under half a percent
+    /// left out.
+    pub fn shares(&self) -> Vec<(String, f64)> {
+        let mut shares: Vec<(String, f64)> = self
+            .seconds
+            .iter()
+            .map(|(name, seconds)| {
+                (
+                    name.clone(),
+                    seconds / self.elapsed.max(f64::EPSILON) * 100.0,
+                )
             })
             .filter(|(_, percent)| *percent >= 0.5)
             .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1));
         shares
     }
-}
 
-/// Prints `shares` as one line: `command-api 150%, postgres 14%, ...`.
-pub fn print_shares(title: &str, shares: &[(String, f64)]) {
-    let listed: Vec<String> = shares
-        .iter()
-        .map(|(name, percent)| format!("{name} {percent:.0}%"))
-        .collect();
-    println!("{title} (% of one core): {}", listed.join(", "));
+    /// Prints the shares as one line: `title (% of one core): command-api 150%, ...`.
+    pub fn print(&self, title: &str) {
+        let listed: Vec<String> = self
+            .shares()
+            .iter()
+            .map(|(name, percent)| format!("{name} {percent:.0}%"))
+            .collect();
+        println!("{title} (% of one core): {}", listed.join(", "));
+    }
 }
 
 /// The program's name, with the JVM programs told apart and kernel threads (which have

@@ -27,10 +27,7 @@ use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version,
     password_hash::phc::Output,
 };
-use e2e::{
-    cpu::{CpuSnapshot, print_shares},
-    harness::Platform,
-};
+use e2e::{cpu::CpuSnapshot, harness::Platform};
 use serde_json::json;
 
 const PASSWORD: &str = "velvet kettle orbit marmalade";
@@ -85,12 +82,12 @@ async fn main() {
         let raw = raw_verifications_per_second(params.clone(), seconds);
         let before = CpuSnapshot::take();
         let logins = logins_per_second(&platform, concurrency, seconds).await;
-        let during = CpuSnapshot::take().shares_since(&before);
+        let during = CpuSnapshot::take().usage_since(&before);
         println!(
             "round {round}: raw argon2id verifications {raw:.1}/s, logins (known user, right password) {logins:.1}/s, ratio {:.2}",
             logins / raw
         );
-        print_shares(&format!("round {round}: CPU during the logins"), &during);
+        during.print(&format!("round {round}: CPU during the logins"));
         ratios.push(logins / raw);
     }
     println!(

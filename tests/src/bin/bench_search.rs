@@ -9,12 +9,15 @@
 //! - **Baseline**: the same search and suggest bodies (`query-api search-body`) sent
 //!   straight to the search engine, at the same rate and with 8 clients.
 //!
-//! Reported: throughput, p50 and p99 per scenario. Each scenario is first run
-//! unmeasured with 8 clients for a few seconds, so that the engine's and our code paths
-//! are warm (JIT, caches, connection pools) before its first fixed-rate run.
+//! Reported: throughput, p50 and p99 per scenario, and our p50 over the engine's for
+//! suggest and search. Every scenario is first run unmeasured with 8 clients for a few
+//! seconds, so that the engine's and our code paths are warm (JIT, caches, connection
+//! pools); then rounds of short runs take the scenarios in turn, and each row pools
+//! its rounds, so that the machine's changing load weighs on baseline and routes alike.
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-search`
-//! Settings (environment): `BENCH_RATE` (200), `BENCH_SECONDS` (10), `BENCH_CLIENTS` (8),
+//! Settings (environment): `BENCH_RATE` (200), `BENCH_SECONDS` (5, per run),
+//! `BENCH_ROUNDS` (3: runs per scenario and load, taken in turns), `BENCH_CLIENTS` (8),
 //! `BENCH_WARMUP_SECONDS` (3), `BENCH_SETTLE_SECONDS` (60, the pause between loading
 //! and measuring), `BENCH_SCENARIOS` (all; a comma-separated list of words, keeping the
 //! scenarios whose name contains one).
@@ -29,6 +32,7 @@ use std::{
 
 use e2e::{
     catalogue::{CataloguePublisher, real_catalogue},
+    cpu::{CpuSnapshot, CpuUsage},
     harness::{Platform, binary, stack_env},
 };
 use futures::future::join_all;
@@ -98,6 +102,7 @@ enum Request {
 
 type Scenario = Arc<dyn Fn(usize) -> Request + Send + Sync>;
 
+#[derive(Default)]
 struct Outcome {
     sent: usize,
     failed: usize,
@@ -106,6 +111,14 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// Adds another run of the same scenario.
+    fn merge(&mut self, other: Outcome) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.seconds += other.seconds;
+        self.latencies_ms.extend(other.latencies_ms);
+    }
+
     fn report(&self, name: &str, mode: &str) -> (f64, f64) {
         let mut sorted = self.latencies_ms.clone();
         sorted.sort_by(f64::total_cmp);
@@ -243,7 +256,8 @@ fn engine_body(query: &str, suggest: bool) -> String {
 #[tokio::main]
 async fn main() {
     let rate = setting("BENCH_RATE", 200);
-    let seconds = setting("BENCH_SECONDS", 10);
+    let seconds = setting("BENCH_SECONDS", 5);
+    let rounds = setting("BENCH_ROUNDS", 3).max(1);
     let clients = setting("BENCH_CLIENTS", 8) as usize;
     let warmup = setting("BENCH_WARMUP_SECONDS", 3);
     let platform = Platform::start_with_env(
@@ -438,23 +452,70 @@ async fn main() {
             }
         }
     };
+    // Every scenario warms up first; then rounds of short runs go through all of them
+    // in turn, so that a change in the machine's load from other programs weighs on
+    // the engine's baseline and on our routes alike. Each row pools its rounds.
+    for (_, scenario, limit) in &scenarios {
+        max_throughput(&http, scenario.clone(), clients, warmup, *limit).await;
+    }
+    let mut at_rate: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
+    let mut at_max: Vec<Outcome> = scenarios.iter().map(|_| Outcome::default()).collect();
+    let mut cpu_at_max: Vec<CpuUsage> = scenarios.iter().map(|_| CpuUsage::default()).collect();
+    for _ in 0..rounds {
+        for ((_, scenario, limit), pooled) in scenarios.iter().zip(&mut at_rate) {
+            if *limit < usize::MAX {
+                forget_details().await;
+            }
+            pooled.merge(fixed_rate(&http, scenario.clone(), rate, seconds).await);
+        }
+    }
+    for _ in 0..rounds {
+        for (((_, scenario, limit), pooled), cpu) in
+            scenarios.iter().zip(&mut at_max).zip(&mut cpu_at_max)
+        {
+            if *limit < usize::MAX {
+                forget_details().await;
+            }
+            let before = CpuSnapshot::take();
+            pooled.merge(max_throughput(&http, scenario.clone(), clients, seconds, *limit).await);
+            cpu.merge(CpuSnapshot::take().usage_since(&before));
+        }
+    }
     println!(
         "\n| scenario | load | req/s | p50 ms | p99 ms | failed |\n| --- | --- | --- | --- | --- | --- |"
     );
-    for (name, scenario, limit) in &scenarios {
-        max_throughput(&http, scenario.clone(), clients, warmup, *limit).await;
-        if *limit < usize::MAX {
-            forget_details().await;
+    let mut p50s = Vec::new();
+    for (outcomes, load) in [
+        (&at_rate, format!("{rate}/s")),
+        (&at_max, format!("max, {clients} clients")),
+    ] {
+        for ((name, _, _), outcome) in scenarios.iter().zip(outcomes) {
+            let (p50, _) = outcome.report(name, &load);
+            p50s.push((*name, load.clone(), p50));
         }
-        let outcome = fixed_rate(&http, scenario.clone(), rate, seconds).await;
-        outcome.report(name, &format!("{rate}/s"));
     }
-    for (name, scenario, limit) in &scenarios {
-        if *limit < usize::MAX {
-            forget_details().await;
+    println!();
+    for ((name, _, _), cpu) in scenarios.iter().zip(&cpu_at_max) {
+        cpu.print(&format!("CPU at max, {name}"));
+    }
+    println!();
+    for (ours, engine) in [
+        ("suggest", "engine: suggest (baseline)"),
+        ("search", "engine: search (baseline)"),
+    ] {
+        for load in [format!("{rate}/s"), format!("max, {clients} clients")] {
+            let p50_of = |wanted: &str| {
+                p50s.iter()
+                    .find(|(name, at, _)| *name == wanted && *at == load)
+                    .map(|(_, _, p50)| *p50)
+            };
+            if let (Some(ours_p50), Some(engine_p50)) = (p50_of(ours), p50_of(engine)) {
+                println!(
+                    "{ours} p50 / engine p50 at {load}: {:.2} (goal <= 1.25)",
+                    ours_p50 / engine_p50
+                );
+            }
         }
-        let outcome = max_throughput(&http, scenario.clone(), clients, seconds, *limit).await;
-        outcome.report(name, &format!("max, {clients} clients"));
     }
     let alias_targets: Value = http
         .get(format!("{search_url}/_alias/{alias}"))
