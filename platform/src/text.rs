@@ -27,7 +27,7 @@ const LOOKALIKES: [(char, char); 19] = [
 ];
 
 fn is_cyrillic(c: char) -> bool {
-    matches!(c, '\u{0400}'..='\u{052F}')
+    matches!(c, '\u{0400}'..='\u{052F}') && c.is_alphabetic()
 }
 
 fn cyrillic_twin(c: char) -> Option<char> {
@@ -44,9 +44,12 @@ fn cyrillic_twin(c: char) -> Option<char> {
 /// as it is when it has as many Latin letters as Cyrillic ones, or a Latin letter
 /// with no Cyrillic twin.
 pub fn mend_lookalikes(text: &str) -> Cow<'_, str> {
-    let needs_mending = |word: &str| {
+    // Each piece is a word and the separator after it; separators are neither Cyrillic
+    // letters nor look-alikes, so a piece is judged and mended as its word.
+    let pieces = || text.split_inclusive(|c: char| !c.is_alphanumeric());
+    let needs_mending = |piece: &str| {
         let (mut cyrillic, mut latin) = (0, 0);
-        for c in word.chars() {
+        for c in piece.chars() {
             if is_cyrillic(c) {
                 cyrillic += 1;
             } else if c.is_ascii_alphabetic() {
@@ -58,25 +61,23 @@ pub fn mend_lookalikes(text: &str) -> Cow<'_, str> {
         }
         latin > 0 && cyrillic > latin
     };
-    let words = || text.split(|c: char| !c.is_alphanumeric());
-    if !words().any(needs_mending) {
+    if !pieces().any(needs_mending) {
         return Cow::Borrowed(text);
     }
-    let mut mended = String::with_capacity(text.len() + 8);
-    let mut rest = text;
-    for word in words() {
-        // `split` yields the words in order, each a slice of `text`.
-        let at = word.as_ptr() as usize - rest.as_ptr() as usize;
-        mended.push_str(&rest[..at]);
-        if needs_mending(word) {
-            mended.extend(word.chars().map(|c| cyrillic_twin(c).unwrap_or(c)));
-        } else {
-            mended.push_str(word);
-        }
-        rest = &rest[at + word.len()..];
-    }
-    mended.push_str(rest);
-    Cow::Owned(mended)
+    Cow::Owned(
+        pieces()
+            .flat_map(|piece| {
+                let mend = needs_mending(piece);
+                piece.chars().map(move |c| {
+                    if mend {
+                        cyrillic_twin(c).unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

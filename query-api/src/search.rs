@@ -101,8 +101,7 @@ pub struct SuggestSource {
     pub titles: Vec<IndexedName>,
 }
 
-/// The hits' sources of an engine answer (the rest is skipped). A `filter_path` makes
-/// the engine leave out `hits` altogether when nothing matched.
+/// The hits' sources of an engine answer; the rest of it is skipped.
 #[derive(Deserialize)]
 struct SourcesAnswer<S> {
     hits: Option<HitList<S>>,

@@ -7,7 +7,7 @@
     reason = "Problem is the single error shape of the API, built only on the error path"
 )]
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use platform::{http::Problem, text::mend_lookalikes};
 use salvo::{Depot, Request, Response, handler, http::StatusCode};
@@ -50,7 +50,10 @@ fn query_text(req: &Request) -> Result<String, Problem> {
             "q must not contain control characters",
         ));
     }
-    Ok(mend_lookalikes(&text).into_owned())
+    if let Cow::Owned(mended) = mend_lookalikes(&text) {
+        return Ok(mended);
+    }
+    Ok(text)
 }
 
 fn search_problem(error: &SearchError) -> Problem {
