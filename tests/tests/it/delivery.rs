@@ -174,3 +174,28 @@ async fn a_poison_record_goes_to_the_dead_letter_topic_and_the_group_moves_on() 
     assert_eq!(header("dlq.group"), Some(platform.topic("projector")));
     assert!(header("dlq.source.offset").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_close_together_share_a_relay_round() {
+    // Long enough that every registration below commits within two rounds.
+    let platform =
+        Platform::start_with_env("relay_rounds", &[("OUTBOX_ROUND_INTERVAL_MS", "3000")]).await;
+    let mut registered = Vec::new();
+    for n in 0..12 {
+        registered.push(platform.register_user(&format!("burst-{n}")).await);
+    }
+    for user_id in &registered {
+        platform.wait_profile(*user_id).await;
+    }
+    // A round marks its rows in one statement, so they share `published_at`.
+    let rounds: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT published_at) FROM write.outbox WHERE published_at IS NOT NULL",
+    )
+    .fetch_one(&platform.db)
+    .await
+    .expect("counting rounds");
+    assert!(
+        (1..=3).contains(&rounds),
+        "12 events published in {rounds} rounds"
+    );
+}
