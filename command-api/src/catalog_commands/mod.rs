@@ -40,11 +40,9 @@ impl Handler for CatalogCommands {
             .await
             .map_err(|error| match error {
                 ApplyError::UnknownImport(_) => HandlerError::Poison(error.to_string()),
-                ApplyError::Database(
-                    error @ (sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed),
-                ) => HandlerError::Unavailable(format!("database: {error}")),
+                ApplyError::Database(error) if platform::db::is_unavailable(&error) => {
+                    HandlerError::Unavailable(format!("database: {error}"))
+                }
                 ApplyError::Database(error) => HandlerError::Failed(format!("database: {error}")),
             })
     }

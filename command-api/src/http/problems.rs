@@ -137,7 +137,7 @@ impl From<RegisterError> for Problem {
 /// 500 otherwise.
 fn database_problem(error: &sqlx::Error) -> Problem {
     match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+        error if platform::db::is_unavailable(error) => {
             tracing::warn!(error = %error, "database unavailable");
             Problem::unavailable("the database is unavailable; retry shortly")
         }

@@ -150,7 +150,7 @@ impl Handler for Projector {
 /// Connection trouble is worth waiting for; anything else is a failed attempt.
 pub(crate) fn database_error(error: sqlx::Error) -> HandlerError {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+        error if platform::db::is_unavailable(&error) => {
             HandlerError::Unavailable(format!("database: {error}"))
         }
         error => HandlerError::Failed(format!("database: {error}")),

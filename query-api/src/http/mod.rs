@@ -169,7 +169,7 @@ where
 /// A read-model query failed: 503 if the database is unreachable, 500 otherwise.
 pub(crate) fn database_problem(error: &sqlx::Error) -> Problem {
     match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+        error if platform::db::is_unavailable(error) => {
             tracing::warn!(error = %error, "read database unavailable");
             Problem::unavailable("the read database is unavailable; retry shortly")
         }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::accounts::problem_of;
-use e2e::harness::Platform;
+use e2e::harness::{Platform, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_user_becomes_readable_on_the_query_api() {
@@ -479,4 +479,63 @@ async fn health_metrics_and_docs_are_served() {
                 .is_some_and(|paths| !paths.is_empty())
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_database_connections_cost_at_most_a_retryable_answer() {
+    let platform = Platform::start("dropped_connections").await;
+    let first = platform.register_user("before-drop").await;
+    platform.wait_profile(first).await;
+
+    // What a database restart does to every connection the services hold.
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS terminated",
+    )
+    .fetch_one(&platform.db)
+    .await
+    .expect("terminating the services' connections");
+    assert!(dropped > 0, "the services held connections");
+
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let second: Uuid = eventually("a registration after the drop", || async {
+        let n = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let response = platform
+            .register(&json!({
+                "email": format!("after-drop-{n}@example.org"),
+                "username": format!("after-drop-{n}"),
+                "password": "velvet kettle orbit marmalade",
+            }))
+            .await;
+        retryable_or(response, 201).await?["user_id"]
+            .as_str()?
+            .parse()
+            .ok()
+    })
+    .await;
+    eventually("the new profile", || async {
+        let response = platform.profile(second).await;
+        if response.status() == 404 {
+            return None; // not projected yet
+        }
+        retryable_or(response, 200).await
+    })
+    .await;
+    eventually("the old profile", || async {
+        retryable_or(platform.profile(first).await, 200).await
+    })
+    .await;
+}
+
+/// The body of an answer with `expected` status, or `None` for a 503 problem; any
+/// other answer fails the test.
+async fn retryable_or(response: reqwest::Response, expected: u16) -> Option<Value> {
+    let status = response.status().as_u16();
+    if status == 503 {
+        let (_, problem) = problem_of(response).await;
+        assert_eq!(problem["status"], 503, "{problem}");
+        return None;
+    }
+    assert_eq!(status, expected, "{:?}", response.text().await);
+    response.json().await.ok()
 }
