@@ -87,10 +87,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::SearchBody { q, suggest }) => {
+            // The very text sent to the engine.
             let body = if suggest {
-                search::suggest_body(&q, 10)
+                search::suggest_body_text(&q, 10)
             } else {
-                search::search_body(&q, &http::filters::Filters::default(), None, 0, 20)
+                search::search_body_text(&q, &http::filters::Filters::default(), None, 0, 20)
             };
             println!("{body}");
             Ok(())

@@ -45,7 +45,8 @@ pub struct SearchEngine {
 /// Name fields by language, as mapped in `consumers/search/releases.json`.
 const LANGUAGE_FIELDS: &[&str] = &["title_ru", "title_en", "title_romaji", "title_other"];
 
-/// Fields returned with every hit.
+/// Fields a search hit shows (the matched names come as highlights, so the many
+/// names of each release stay in the engine).
 const SOURCE_FIELDS: &[&str] = &[
     "release_id",
     "main_title",
@@ -57,7 +58,6 @@ const SOURCE_FIELDS: &[&str] = &[
     "score",
     "popularity",
     "poster_url",
-    "titles",
 ];
 
 /// Fields an autocomplete item shows.
@@ -99,6 +99,134 @@ pub struct SuggestSource {
     /// Every name, in every language.
     #[serde(default)]
     pub titles: Vec<IndexedName>,
+}
+
+/// The parts of a full-text search answer that the route shows; the rest is skipped.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchAnswer {
+    /// The hits and their total.
+    #[serde(default)]
+    pub hits: SearchHits,
+    /// Facet counts, by aggregation name.
+    #[serde(default)]
+    pub aggregations: SearchFacets,
+}
+
+/// Hits of a search answer.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchHits {
+    /// How many documents matched.
+    #[serde(default)]
+    pub total: Option<HitCount>,
+    /// This page.
+    #[serde(default)]
+    pub hits: Vec<SearchHitSource>,
+}
+
+/// `hits.total` (exact: the query asks `track_total_hits`).
+#[derive(Debug, Deserialize)]
+pub struct HitCount {
+    /// The count.
+    pub value: i64,
+}
+
+/// One hit: the fields of [`SOURCE_FIELDS`] the route shows, and highlights.
+#[derive(Debug, Deserialize)]
+pub struct SearchHitSource {
+    /// The document.
+    #[serde(rename = "_source")]
+    pub source: HitFields,
+    /// Highlighted names by field (`title_ru`...).
+    #[serde(default)]
+    pub highlight: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+/// The shown fields of a hit's `_source`.
+#[derive(Debug, Deserialize)]
+pub struct HitFields {
+    /// The release id.
+    pub release_id: String,
+    /// The main title.
+    #[serde(default)]
+    pub main_title: Option<String>,
+    /// Kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Start year.
+    #[serde(default)]
+    pub year: Option<i64>,
+    /// Airing season.
+    #[serde(default)]
+    pub season: Option<String>,
+    /// Genres.
+    #[serde(default)]
+    pub genres: Option<Vec<String>>,
+    /// Score.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// Popularity.
+    #[serde(default)]
+    pub popularity: Option<i64>,
+    /// Poster URL.
+    #[serde(default)]
+    pub poster_url: Option<String>,
+}
+
+/// The facet aggregations of a search.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchFacets {
+    /// Per genre.
+    #[serde(default)]
+    pub genres: Terms,
+    /// Per kind.
+    #[serde(default)]
+    pub kinds: Terms,
+    /// Per start year.
+    #[serde(default)]
+    pub years: Terms,
+    /// Per status.
+    #[serde(default)]
+    pub statuses: Terms,
+}
+
+/// A `terms` aggregation.
+#[derive(Debug, Default, Deserialize)]
+pub struct Terms {
+    /// Values and their counts.
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+}
+
+/// One value of a `terms` aggregation.
+#[derive(Debug, Deserialize)]
+pub struct Bucket {
+    /// The value: text, or a number for numeric fields.
+    pub key: BucketKey,
+    /// Matching documents with it.
+    pub doc_count: i64,
+}
+
+/// A bucket's key.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BucketKey {
+    /// A keyword.
+    Text(String),
+    /// A number (years).
+    Number(serde_json::Number),
+}
+
+impl BucketKey {
+    /// The key as text.
+    pub fn into_text(self) -> String {
+        match self {
+            Self::Text(text) => text,
+            Self::Number(number) => number.to_string(),
+        }
+    }
 }
 
 /// The hits' sources of an engine answer; the rest of it is skipped.
@@ -206,8 +334,8 @@ impl SearchEngine {
         sort: Option<Sort>,
         offset: i64,
         limit: i64,
-    ) -> Result<Value, SearchError> {
-        let body = search_body(text, filters, sort, offset, limit).to_string();
+    ) -> Result<SearchAnswer, SearchError> {
+        let body = search_body_text(text, filters, sort, offset, limit);
         // Only what the answer uses comes back: facets carry much that is not shown.
         self.run(
             &body,
@@ -235,21 +363,70 @@ impl SearchEngine {
     }
 }
 
-/// The body of a full-text search (also printed by `query-api search-body`, so the
-/// benchmark can send the very same query straight to the engine).
-pub fn search_body(
+/// The body of a full-text search, as a tree.
+#[cfg(test)]
+fn search_body(
     text: &str,
     filters: &Filters,
     sort: Option<Sort>,
     offset: i64,
     limit: i64,
 ) -> Value {
+    search_tree(
+        text,
+        filter_clauses(filters),
+        sort,
+        json!(offset),
+        json!(limit),
+    )
+}
+
+/// [`search_body`] as JSON text (also printed by `query-api search-body`, so the
+/// benchmark can send the very same query straight to the engine). A search without
+/// filters or sort, the common case, is filled into a body serialised once, as the
+/// autocomplete body is; others are built as a tree.
+pub fn search_body_text(
+    text: &str,
+    filters: &Filters,
+    sort: Option<Sort>,
+    offset: i64,
+    limit: i64,
+) -> String {
+    static TEMPLATE: LazyLock<Template> = LazyLock::new(|| {
+        Template::new(&search_tree(
+            Template::TEXT,
+            Vec::new(),
+            None,
+            json!(Template::OFFSET),
+            json!(Template::LIMIT),
+        ))
+    });
+    let filters = filter_clauses(filters);
+    if filters.is_empty() && sort.is_none() {
+        return TEMPLATE.fill(&Fill {
+            text,
+            folded: "",
+            offset,
+            limit,
+        });
+    }
+    search_tree(text, filters, sort, json!(offset), json!(limit)).to_string()
+}
+
+/// The full-text query, with the filter clauses, the offset and the size as given.
+fn search_tree(
+    text: &str,
+    filters: Vec<Value>,
+    sort: Option<Sort>,
+    from: Value,
+    size: Value,
+) -> Value {
     let mut body = json!({
-        "from": offset,
-        "size": limit,
+        "from": from,
+        "size": size,
         "track_total_hits": true,
         "_source": SOURCE_FIELDS,
-        "query": ranked(text, matching(text), filter_clauses(filters), None),
+        "query": ranked(text, matching(text), filters, None),
         "highlight": {
             "pre_tags": ["<em>"],
             "post_tags": ["</em>"],
@@ -277,8 +454,9 @@ pub fn search_body(
     body
 }
 
-/// The body of an autocomplete query.
-pub fn suggest_body(text: &str, limit: i64) -> Value {
+/// The body of an autocomplete query, as a tree.
+#[cfg(test)]
+fn suggest_body(text: &str, limit: i64) -> Value {
     suggest_tree(text, &folded(text), json!(limit))
 }
 
@@ -293,7 +471,12 @@ pub fn suggest_body_text(text: &str, limit: i64) -> String {
             json!(Template::LIMIT),
         ))
     });
-    TEMPLATE.fill(text, &folded(text), limit)
+    TEMPLATE.fill(&Fill {
+        text,
+        folded: &folded(text),
+        offset: 0,
+        limit,
+    })
 }
 
 /// The autocomplete query, with the text, its folded form and the size as given.
@@ -348,7 +531,16 @@ struct Template {
 enum Slot {
     Text,
     Folded,
+    Offset,
     Limit,
+}
+
+/// The values of a [`Template`]'s slots.
+struct Fill<'a> {
+    text: &'a str,
+    folded: &'a str,
+    offset: i64,
+    limit: i64,
 }
 
 impl Template {
@@ -356,12 +548,14 @@ impl Template {
     // happens to contain the same characters is filled in as text like any other.
     const TEXT: &str = "\0text";
     const FOLDED: &str = "\0folded";
+    const OFFSET: &str = "\0offset";
     const LIMIT: &str = "\0limit";
 
     fn new(tree: &Value) -> Self {
         let markers = [
             (json!(Self::TEXT).to_string(), Slot::Text),
             (json!(Self::FOLDED).to_string(), Slot::Folded),
+            (json!(Self::OFFSET).to_string(), Slot::Offset),
             (json!(Self::LIMIT).to_string(), Slot::Limit),
         ];
         let mut rest = tree.to_string();
@@ -379,18 +573,22 @@ impl Template {
         Self { pieces, slots }
     }
 
-    fn fill(&self, text: &str, folded_text: &str, limit: i64) -> String {
-        let (text, folded_text) = (json!(text).to_string(), json!(folded_text).to_string());
-        let limit = limit.to_string();
+    fn fill(&self, values: &Fill) -> String {
+        let (text, folded) = (
+            json!(values.text).to_string(),
+            json!(values.folded).to_string(),
+        );
+        let (offset, limit) = (values.offset.to_string(), values.limit.to_string());
         let mut body = String::with_capacity(
             self.pieces.iter().map(String::len).sum::<usize>()
-                + self.slots.len() * (text.len() + folded_text.len()),
+                + self.slots.len() * (text.len() + folded.len()),
         );
         for (piece, slot) in self.pieces.iter().zip(&self.slots) {
             body.push_str(piece);
             body.push_str(match slot {
                 Slot::Text => &text,
-                Slot::Folded => &folded_text,
+                Slot::Folded => &folded,
+                Slot::Offset => &offset,
                 Slot::Limit => &limit,
             });
         }
@@ -558,6 +756,73 @@ mod tests {
                 assert_eq!(filled, suggest_body(text, limit), "for {text:?}, {limit}");
             }
         }
+    }
+
+    #[test]
+    fn the_search_template_writes_the_tree() {
+        let filtered = Filters {
+            kinds: vec!["tv".to_owned()],
+            ..Filters::default()
+        };
+        for text in TEXTS {
+            for (offset, limit) in [(0, 20), (40, 1), (1000, 100)] {
+                for filters in [&Filters::default(), &filtered] {
+                    let filled: Value =
+                        serde_json::from_str(&search_body_text(text, filters, None, offset, limit))
+                            .expect("valid JSON");
+                    let tree = search_body(text, filters, None, offset, limit);
+                    assert_eq!(filled, tree, "for {text:?}, {offset}, {limit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_search_answer_is_read_with_its_facets_and_highlights() {
+        let answer: SearchAnswer = serde_json::from_value(json!({
+            "hits": {
+                "total": { "value": 2, "relation": "eq" },
+                "hits": [
+                    {
+                        "_source": {
+                            "release_id": "019aeb40-1111-7000-8000-000000000001",
+                            "main_title": "Full Metal Panic!", "kind": "tv", "status": null,
+                            "year": 2002, "genres": ["action"], "score": 7.9, "popularity": 12
+                        },
+                        "highlight": { "title_ru": ["<em>Стальная</em> тревога"] }
+                    },
+                    { "_source": { "release_id": "019aeb40-1111-7000-8000-000000000002" } }
+                ]
+            },
+            "aggregations": {
+                "years": { "buckets": [{ "key": 2002, "doc_count": 1 }] },
+                "kinds": { "buckets": [{ "key": "tv", "doc_count": 2 }] }
+            }
+        }))
+        .expect("an answer");
+        assert_eq!(answer.hits.total.map(|total| total.value), Some(2));
+        let [first, second] = &answer.hits.hits[..] else {
+            panic!("two hits");
+        };
+        assert_eq!(first.source.year, Some(2002));
+        assert_eq!(first.source.status, None);
+        assert_eq!(
+            first
+                .highlight
+                .as_ref()
+                .map(|fields| fields["title_ru"].len()),
+            Some(1)
+        );
+        assert!(second.source.genres.is_none() && second.highlight.is_none());
+        let years: Vec<_> = answer
+            .aggregations
+            .years
+            .buckets
+            .into_iter()
+            .map(|bucket| (bucket.key.into_text(), bucket.doc_count))
+            .collect();
+        assert_eq!(years, [("2002".to_owned(), 1)]);
+        assert!(answer.aggregations.genres.buckets.is_empty());
     }
 
     #[test]

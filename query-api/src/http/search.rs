@@ -12,7 +12,6 @@ use std::{borrow::Cow, collections::BTreeMap};
 use platform::{http::Problem, text::mend_lookalikes};
 use salvo::{Depot, Request, Response, handler, http::StatusCode};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -21,7 +20,7 @@ use super::{
     conditional::write_json,
     filters::{self, DEFAULT_LIMIT, Filters, MAX_LIMIT},
 };
-use crate::search::{IndexedName, SearchError, folded, folds_to_prefix};
+use crate::search::{IndexedName, SearchError, SearchHitSource, Terms, folded, folds_to_prefix};
 
 /// Longest query text, in characters.
 const MAX_QUERY_CHARS: usize = 200;
@@ -138,57 +137,38 @@ pub struct SearchResults {
     pub facets: Facets,
 }
 
-fn text(value: &Value) -> Option<String> {
-    value.as_str().map(str::to_owned)
-}
-
-fn hit_of(hit: &Value) -> Option<SearchHit> {
-    let source = &hit["_source"];
-    let mut highlights = BTreeMap::new();
-    if let Some(fields) = hit["highlight"].as_object() {
-        for (field, fragments) in fields {
-            let language = field.trim_start_matches("title_").to_owned();
-            let fragments = fragments
-                .as_array()
-                .map(|all| all.iter().filter_map(text).collect())
-                .unwrap_or_default();
-            highlights.insert(language, fragments);
-        }
-    }
+fn hit_of(hit: SearchHitSource) -> Option<SearchHit> {
+    let source = hit.source;
+    let highlights = hit
+        .highlight
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(field, fragments)| (field.trim_start_matches("title_").to_owned(), fragments))
+        .collect();
     Some(SearchHit {
-        id: source["release_id"].as_str()?.parse().ok()?,
-        title: text(&source["main_title"]).unwrap_or_default(),
-        kind: text(&source["kind"]),
-        status: text(&source["status"]),
-        year: source["year"].as_i64().map(|year| year as i32),
-        season: text(&source["season"]),
-        genres: source["genres"]
-            .as_array()
-            .map(|all| all.iter().filter_map(text).collect())
-            .unwrap_or_default(),
-        score: source["score"].as_f64(),
-        popularity: source["popularity"].as_i64(),
-        poster_url: text(&source["poster_url"]),
+        id: source.release_id.parse().ok()?,
+        title: source.main_title.unwrap_or_default(),
+        kind: source.kind,
+        status: source.status,
+        year: source.year.map(|year| year as i32),
+        season: source.season,
+        genres: source.genres.unwrap_or_default(),
+        score: source.score,
+        popularity: source.popularity,
+        poster_url: source.poster_url,
         highlights,
     })
 }
 
-fn facet(aggregations: &Value, name: &str) -> Vec<FacetCount> {
-    aggregations[name]["buckets"]
-        .as_array()
-        .map(|buckets| {
-            buckets
-                .iter()
-                .map(|bucket| FacetCount {
-                    value: match &bucket["key"] {
-                        Value::String(key) => key.clone(),
-                        other => other.to_string(),
-                    },
-                    count: bucket["doc_count"].as_i64().unwrap_or_default(),
-                })
-                .collect()
+fn facet(terms: Terms) -> Vec<FacetCount> {
+    terms
+        .buckets
+        .into_iter()
+        .map(|bucket| FacetCount {
+            value: bucket.key.into_text(),
+            count: bucket.doc_count,
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Full-text search over every name of every release.
@@ -245,21 +225,15 @@ pub async fn search(
         .search(&text, &filters, sort, offset, limit)
         .await
         .map_err(|error| search_problem(&error))?;
-    let hits = answer["hits"]["hits"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let aggregations = &answer["aggregations"];
+    let facets = answer.aggregations;
     let results = SearchResults {
-        total: answer["hits"]["total"]["value"]
-            .as_i64()
-            .unwrap_or_default(),
-        items: hits.iter().filter_map(hit_of).collect(),
+        total: answer.hits.total.map_or(0, |total| total.value),
+        items: answer.hits.hits.into_iter().filter_map(hit_of).collect(),
         facets: Facets {
-            genres: facet(aggregations, "genres"),
-            kinds: facet(aggregations, "kinds"),
-            years: facet(aggregations, "years"),
-            statuses: facet(aggregations, "statuses"),
+            genres: facet(facets.genres),
+            kinds: facet(facets.kinds),
+            years: facet(facets.years),
+            statuses: facet(facets.statuses),
         },
     };
     let body = serde_json::to_vec(&results).map_err(|_| Problem::internal())?;
