@@ -78,12 +78,16 @@ pub fn openapi_json() -> String {
 
 /// Every route of the command API. Each protected route names the least role it
 /// needs with `require`; the rate limits run before authentication, and
-/// authentication before any body is read.
+/// authentication before any body is read. The authentication routes count against
+/// their own, stricter limits only; everything else under `/v1` and the docs count
+/// against the general limit.
 pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -> Router {
     let limiter = state.rate_limiter.clone();
     let tokens = state.tokens.clone();
     let auth_route = |path: &str, scope: &'static str| {
-        Router::with_path(path).hoop(limiter.auth_by_client(scope))
+        Router::with_path(path)
+            .hoop(limiter.auth_by_client(scope))
+            .hoop(authenticate(tokens.clone()))
     };
     Router::new()
         .push(health_router(readiness))
@@ -91,14 +95,23 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
         .push(
             Router::new()
                 .hoop(limiter.general())
-                .push(docs_router(openapi_json()))
+                .push(docs_router(openapi_json())),
+        )
+        .push(
+            Router::with_path("v1")
+                .hoop(salvo::affix_state::inject(state))
+                .push(auth_route("auth/register", "register").post(accounts::register))
+                .push(auth_route("auth/login", "login").post(sessions::login))
+                .push(auth_route("auth/refresh", "refresh").post(sessions::refresh))
                 .push(
-                    Router::with_path("v1")
-                        .hoop(salvo::affix_state::inject(state))
-                        .hoop(authenticate(tokens))
-                        .push(auth_route("auth/register", "register").post(accounts::register))
-                        .push(auth_route("auth/login", "login").post(sessions::login))
-                        .push(auth_route("auth/refresh", "refresh").post(sessions::refresh))
+                    auth_route("auth/password", "password")
+                        .hoop(require(Role::User))
+                        .post(sessions::change_password),
+                )
+                .push(
+                    Router::new()
+                        .hoop(limiter.general())
+                        .hoop(authenticate(tokens.clone()))
                         .push(
                             Router::with_path("auth/logout")
                                 .hoop(require(Role::User))
@@ -108,11 +121,6 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                             Router::with_path("auth/logout-all")
                                 .hoop(require(Role::User))
                                 .post(sessions::logout_all),
-                        )
-                        .push(
-                            auth_route("auth/password", "password")
-                                .hoop(require(Role::User))
-                                .post(sessions::change_password),
                         )
                         .push(
                             Router::with_path("users/{id}/role")

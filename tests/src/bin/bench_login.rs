@@ -49,7 +49,9 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-#[tokio::main]
+// One thread: the load generator shares the cores with what it measures, and a
+// single-threaded client spends the least CPU per request.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let seconds = setting("BENCH_SECONDS", 10);
     let concurrency = setting("BENCH_CONCURRENCY", cores() * 2);

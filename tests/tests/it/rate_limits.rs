@@ -213,6 +213,35 @@ async fn general_limit_applies_and_redis_outage_fails_open_but_closes_sign_in() 
         "{statuses:?}"
     );
 
+    // The client's budget is shared by both APIs, except for the sign-in routes,
+    // which count against their own limit only.
+    let mut sign_ins = Vec::new();
+    let mut others = Vec::new();
+    for _ in 0..8 {
+        let response = platform
+            .http
+            .post(format!("{}/v1/auth/login", platform.command_url))
+            .json(&json!({"login": "someone", "password": "whatever it is"}))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.headers()["ratelimit-limit"], "100000");
+        sign_ins.push(response.status().as_u16());
+        let response = platform
+            .http
+            .post(format!("{}/v1/auth/logout", platform.command_url))
+            .send()
+            .await
+            .expect("an answer");
+        others.push(response.status().as_u16());
+    }
+    assert!(sign_ins.iter().all(|status| *status == 401), "{sign_ins:?}");
+    assert!(others.contains(&429), "{others:?}");
+    assert!(
+        others.iter().all(|status| *status == 401 || *status == 429),
+        "{others:?}"
+    );
+
     // Instances whose Redis is unreachable: reads go on, sign-in refuses.
     let dead_redis = format!("redis://127.0.0.1:{}", free_port());
     let query_port = free_port();
