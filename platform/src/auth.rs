@@ -103,9 +103,9 @@ struct Claims {
     aud: String,
     sub: Uuid,
     role: Role,
-    /// The refresh-token family (session) the token was issued for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sid: Option<Uuid>,
+    /// The refresh-token family (session) the token was issued for; required, so
+    /// that logout always knows which session to end.
+    sid: Uuid,
     iat: u64,
     nbf: u64,
     exp: u64,
@@ -120,7 +120,7 @@ pub struct Principal {
     /// The role the token was issued with.
     pub role: Role,
     /// The session (refresh-token family) the token belongs to.
-    pub session_id: Option<Uuid>,
+    pub session_id: Uuid,
 }
 
 impl Principal {
@@ -205,7 +205,7 @@ impl TokenKeys {
         &self,
         user_id: Uuid,
         role: Role,
-        session_id: Option<Uuid>,
+        session_id: Uuid,
     ) -> Result<IssuedToken, TokenError> {
         let key = self.keys.get(&self.active_kid).ok_or(TokenError::Signing)?;
         let now = jsonwebtoken::get_current_timestamp();
@@ -423,7 +423,7 @@ mod tests {
     fn a_rotated_key_still_verifies_and_unknown_keys_do_not() {
         let before = TokenKeys::new(&args(OLD, "old")).expect("keys");
         let token = before
-            .issue(Uuid::now_v7(), Role::Moderator, None)
+            .issue(Uuid::now_v7(), Role::Moderator, Uuid::now_v7())
             .expect("token");
         let after = TokenKeys::new(&args(&format!("{OLD},{NEW}"), "new")).expect("keys");
         let principal = after.verify(&token.token).expect("old key still verifies");

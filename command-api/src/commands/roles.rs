@@ -35,6 +35,9 @@ pub enum ChangeRoleError {
         /// The version now.
         current: i64,
     },
+    /// The change would leave no administrator.
+    #[error("the user {0} is the last administrator")]
+    LastAdmin(Uuid),
     /// The stored role is not one this build knows.
     #[error("the account {0} has an unknown role")]
     UnknownRole(Uuid),
@@ -44,6 +47,11 @@ pub enum ChangeRoleError {
 }
 
 /// Changes the role and records who did it; returns the user's new version.
+///
+/// The last administrator keeps the role: without one, nobody could change roles or
+/// run imports again. A change away from `admin` first locks every administrator's
+/// row in id order, so two administrators demoting each other at once cannot both
+/// succeed (the second sees the first's change) and cannot deadlock.
 pub async fn change_role(
     ctx: &CommandContext,
     audit_context: &AuditContext,
@@ -55,11 +63,19 @@ pub async fn change_role(
         .unwrap_or_default();
     let now = Utc::now();
     let mut tx = ctx.pool.begin().await?;
+    let admins = if command.role == Role::Admin {
+        Vec::new()
+    } else {
+        users::lock_admins(&mut tx).await?
+    };
     let user = users::find_for_update(&mut tx, command.user_id)
         .await?
         .ok_or(ChangeRoleError::NotFound(command.user_id))?;
     let previous_role =
         users::parse_role(&user.role).ok_or(ChangeRoleError::UnknownRole(user.id))?;
+    if previous_role == Role::Admin && admins.iter().all(|admin| *admin == user.id) {
+        return Err(ChangeRoleError::LastAdmin(user.id));
+    }
     let Some(version) = users::change_role(
         &mut tx,
         user.id,

@@ -262,9 +262,7 @@ pub async fn refresh(
 
 /// Ends the caller's current session (the family its access token belongs to).
 pub async fn logout(ctx: &CommandContext, principal: Principal) -> Result<(), SessionError> {
-    let Some(family_id) = principal.session_id else {
-        return Ok(());
-    };
+    let family_id = principal.session_id;
     let mut tx = ctx.pool.begin().await?;
     sessions::revoke_family(&mut tx, family_id, Utc::now()).await?;
     tx.commit().await?;
@@ -414,7 +412,7 @@ fn open_session(
 ) -> Result<Session, SessionError> {
     let access = ctx
         .tokens
-        .issue(user_id, role, Some(family_id))
+        .issue(user_id, role, family_id)
         .map_err(|_| SessionError::Signing)?;
     Ok(Session {
         user_id,

@@ -64,6 +64,11 @@ impl From<ChangeRoleError> for Problem {
             .detail(format!(
                 "the user is at version {current}; read it again and retry with that version"
             )),
+            ChangeRoleError::LastAdmin(_) => {
+                Problem::new(StatusCode::CONFLICT, "last-admin", "Last administrator").detail(
+                    "this user is the only administrator; make another user an administrator first",
+                )
+            }
             ChangeRoleError::UnknownRole(user_id) => {
                 tracing::error!(user.id = %user_id, "stored role is unknown");
                 Problem::internal()

@@ -41,7 +41,7 @@ pub struct ChangeRoleRequest {
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`version-conflict`: the user changed since `expected_version`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`version-conflict`: the user changed since `expected_version`; `last-admin`: the change would leave no administrator", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

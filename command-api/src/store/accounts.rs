@@ -137,6 +137,13 @@ pub async fn find_for_update(
     .await
 }
 
+/// Locks every administrator's row, in id order, and returns their ids.
+pub async fn lock_admins(conn: &mut PgConnection) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE")
+        .fetch_all(conn)
+        .await
+}
+
 /// Raises the version by one for a change that has no other column (revoked
 /// sessions), optionally replacing the password hash; returns the new version.
 pub async fn bump_version(

@@ -91,7 +91,17 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Writes the `RateLimit-*` headers, unless a limit checked earlier in the same
+    /// request has less left: a client sees the budget that will refuse it first.
     fn write_headers(&self, res: &mut Response) {
+        let earlier = res
+            .headers()
+            .get("ratelimit-remaining")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if earlier.is_some_and(|earlier| earlier <= self.remaining) {
+            return;
+        }
         let headers = res.headers_mut();
         headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
         headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));

@@ -124,11 +124,13 @@ pub async fn list(req: &mut Request, depot: &mut Depot, res: &mut Response) -> R
         ));
     }
 
-    let rows = audit::list(&state.pool, &filter, limit)
+    // One row more than the page says whether there is a next one.
+    let mut rows = audit::list(&state.pool, &filter, limit + 1)
         .await
         .map_err(|error| database_problem(&error))?;
-    let full_page = i64::try_from(rows.len()).unwrap_or(i64::MAX) == limit;
-    let next_cursor = rows.last().filter(|_| full_page).map(|row| row.audit_id);
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = rows.last().filter(|_| more).map(|row| row.audit_id);
     res.render(Json(AuditPage {
         items: rows.into_iter().map(AuditEntry::from).collect(),
         next_cursor,

@@ -148,7 +148,7 @@ pub struct ReleasePage {
         ("age_rating" = Option<String>, Query, description = "Comma-separated age ratings: g, pg, pg13, r, r_plus, rx"),
         ("translation_type" = Option<String>, Query, description = "voice or subtitles"),
         ("team" = Option<String>, Query, description = "A translation team, exactly as `/v1/teams` lists it"),
-        ("sort" = Option<String>, Query, description = "popularity (default), score, year, updated or title"),
+        ("sort" = Option<String>, Query, description = "popularity (default), score, year, updated or title; a release without the value counts as the lowest (first in ascending order)"),
         ("order" = Option<String>, Query, description = "asc or desc; default desc, asc for title"),
         ("limit" = Option<i64>, Query, description = "Items per page, 1 to 100, default 20", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),

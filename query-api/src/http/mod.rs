@@ -186,6 +186,7 @@ pub use catalog::CatalogState;
 /// They are public and read-only.
 pub fn catalog_router(state: CatalogState) -> Router {
     let compression = salvo::compression::Compression::new()
+        .disable_all()
         .enable_brotli(salvo::compression::CompressionLevel::Fastest)
         .enable_gzip(salvo::compression::CompressionLevel::Fastest)
         .min_length(512);

@@ -195,7 +195,7 @@ fn facet(terms: Terms) -> Vec<FacetCount> {
         ("age_rating" = Option<String>, Query, description = "Comma-separated age ratings"),
         ("translation_type" = Option<String>, Query, description = "voice or subtitles"),
         ("team" = Option<String>, Query, description = "A translation team"),
-        ("sort" = Option<String>, Query, description = "popularity, score, year, updated or title; absent = relevance"),
+        ("sort" = Option<String>, Query, description = "popularity, score, year, updated or title; absent = relevance. Releases without the value come last in either order"),
         ("order" = Option<String>, Query, description = "asc or desc"),
         ("limit" = Option<i64>, Query, description = "Hits per page, 1 to 100, default 20", minimum = 1, maximum = 100),
         ("offset" = Option<i64>, Query, description = "Hits to skip, 0 to 1000", minimum = 0, maximum = 1000),

@@ -459,6 +459,7 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
         .await
         .expect("JSON");
     assert_eq!(second["items"][0]["action"], "user.create_privileged");
+    assert!(second["next_cursor"].is_null(), "the last page: {second}");
     let empty: Value = platform
         .http
         .get(format!(
@@ -502,6 +503,64 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
             .iter()
             .any(|t| t == "user.role_changed")
     );
+
+    // The only administrator cannot step down, whatever the version says...
+    let last_admin = |status: u16, problem: &Value| {
+        (status, problem["type"].as_str()) == (409, Some("urn:anidex:problem:last-admin"))
+    };
+    let (status, problem) =
+        problem_of(set_role(&platform, &admin_token, admin_id, "user", 1).await).await;
+    assert!(last_admin(status, &problem), "{status} {problem}");
+    // ...until there is another one; then that one is the last.
+    let response = set_role(&platform, &admin_token, user_id, "admin", 2).await;
+    assert_eq!(response.status(), 200);
+    let version_of = |id: Uuid| {
+        let db = platform.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT version FROM write.users WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .expect("a version")
+        }
+    };
+    let response = set_role(
+        &platform,
+        &admin_token,
+        admin_id,
+        "moderator",
+        version_of(admin_id).await,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let kaede = access_token(&sign_in(&platform, "kaede", PASSWORD).await);
+    let (status, problem) =
+        problem_of(set_role(&platform, &kaede, user_id, "moderator", 3).await).await;
+    assert!(last_admin(status, &problem), "{status} {problem}");
+
+    // Two administrators demoting each other at once: one of them stays one.
+    let response = set_role(
+        &platform,
+        &kaede,
+        admin_id,
+        "admin",
+        version_of(admin_id).await,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let (admin_version, kaede_version) = (version_of(admin_id).await, version_of(user_id).await);
+    let (first, second) = tokio::join!(
+        set_role(&platform, &kaede, admin_id, "user", admin_version),
+        set_role(&platform, &admin_token, user_id, "user", kaede_version),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM write.users WHERE role = 'admin'")
+        .fetch_one(&platform.db)
+        .await
+        .expect("counting administrators");
+    assert_eq!(admins, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

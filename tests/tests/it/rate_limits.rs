@@ -86,6 +86,29 @@ async fn authentication_is_limited_per_client_and_account_across_instances() {
     let (_, problem) = problem_of(refused).await;
     assert_eq!(problem["type"], "urn:anidex:problem:rate-limited");
 
+    // Several accounts from one client: the headers tell the tighter of the two
+    // budgets, the client's, so the last answer before the refusal has none left.
+    let mut last_remaining = None;
+    for n in 0..12 {
+        let response = platform
+            .http
+            .post(format!("{}/v1/auth/register", platform.command_url))
+            .json(&json!({
+                "email": format!("budget{n}@example.org"),
+                "username": format!("budget{n}"),
+                "password": PASSWORD,
+            }))
+            .send()
+            .await
+            .expect("an answer");
+        if response.status() == 429 {
+            break;
+        }
+        assert_eq!(response.status(), 201);
+        last_remaining = header(&response, "ratelimit-remaining");
+    }
+    assert_eq!(last_remaining.as_deref(), Some("0"));
+
     // Health and metrics are exempt.
     for path in ["/health/live", "/health/ready", "/metrics"] {
         for _ in 0..8 {

@@ -24,6 +24,7 @@ fn claims(user_id: Uuid) -> Value {
         "aud": "anidex-api",
         "sub": user_id,
         "role": "admin",
+        "sid": Uuid::now_v7(),
         "iat": now(),
         "nbf": now() - 10,
         "exp": now() + 600,
@@ -61,6 +62,11 @@ fn bad_tokens(user_id: Uuid) -> Vec<(&'static str, String)> {
         .as_object_mut()
         .expect("an object")
         .remove("exp");
+    let mut without_session = good.clone();
+    without_session
+        .as_object_mut()
+        .expect("an object")
+        .remove("sid");
     vec![
         ("garbage", "not-a-token".to_owned()),
         ("three garbage parts", "a.b.c".to_owned()),
@@ -125,6 +131,10 @@ fn bad_tokens(user_id: Uuid) -> Vec<(&'static str, String)> {
         (
             "no exp",
             sign(&without_exp, "test-1", SECRET, Algorithm::HS256),
+        ),
+        (
+            "no session id",
+            sign(&without_session, "test-1", SECRET, Algorithm::HS256),
         ),
         (
             "unknown role",
