@@ -118,7 +118,9 @@ pub async fn read_json_body<T: DeserializeOwned>(
         return Err(too_large());
     }
     // Parsed as a value first so that every string can be checked for NUL, which no
-    // text column (nor most downstream systems) accepts.
+    // text column (nor most downstream systems) accepts; then again into the target
+    // type from the text, since a value keeps only the last of a repeated field and
+    // the typed parse refuses the repetition.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| Problem::malformed_body(error.to_string()))?;
     if contains_nul(&value) {
@@ -126,7 +128,7 @@ pub async fn read_json_body<T: DeserializeOwned>(
             "text must not contain NUL (\\u0000) characters",
         ));
     }
-    serde_json::from_value(value).map_err(|error| Problem::malformed_body(error.to_string()))
+    serde_json::from_slice(bytes).map_err(|error| Problem::malformed_body(error.to_string()))
 }
 
 fn contains_nul(value: &serde_json::Value) -> bool {

@@ -138,6 +138,14 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
             "malformed-body",
         ),
         (
+            "a field given twice",
+            "application/json",
+            br#"{"email": "a@example.org", "username": "twice", "username": "admin", "password": "velvet kettle orbit marmalade"}"#
+                .to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
             "NUL character in a field",
             "application/json",
             json!({"email": "a\u{0}@example.org", "username": "nul", "password": "x"})
