@@ -313,7 +313,10 @@ impl ReleaseEditCommand {
                 edits.episodes.insert(episode_key(season, &number), None);
                 serde_json::json!({ "season": season, "number": number })
             }
-            Self::PutSources(sources) => {
+            Self::PutSources(mut sources) => {
+                for source in &mut sources.sources {
+                    source.episode = canonical_episode_number(&source.episode);
+                }
                 validate_sources(&sources)?;
                 let translation_id = sources.translation.id;
                 edits.sources.insert(translation_id, Some(*sources));
@@ -371,6 +374,23 @@ pub fn validate_fields(fields: &Map<String, Value>) -> Result<(), ReleaseError> 
             return invalid("titles: at least one, each 1 to 500 characters".to_owned());
         }
     }
+    if let Some(genres) = fields.get("genres").and_then(Value::as_array) {
+        let names: Vec<&str> = genres.iter().filter_map(Value::as_str).collect();
+        let mut seen = std::collections::HashSet::new();
+        let bad = names.iter().any(|name| {
+            name.trim() != *name
+                || name.is_empty()
+                || name.chars().count() > 64
+                || !seen.insert(name.to_lowercase())
+        });
+        if names.len() > 50 || bad {
+            return invalid(
+                "genres: at most 50 distinct names (case aside), each 1 to 64 characters \
+                 without surrounding spaces"
+                    .to_owned(),
+            );
+        }
+    }
     let in_range = |field: &str, range: std::ops::RangeInclusive<f64>| {
         fields
             .get(field)
@@ -415,6 +435,30 @@ fn is_https_url(url: &str) -> bool {
     })
 }
 
+/// The one spelling of a decimal episode number: no leading zeros in the whole part,
+/// no trailing zeros in the fraction (`03` → `3`, `06.50` → `6.5`, `3.0` → `3`), so
+/// that two spellings never address two episodes that the read side, which compares
+/// numbers, would take for one. Text that is not a decimal number is returned as it
+/// is, for [`validate_episode`] to refuse.
+pub fn canonical_episode_number(number: &str) -> String {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let decimal = !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && !(number.contains('.') && fraction.is_empty());
+    if !decimal {
+        return number.to_owned();
+    }
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    match fraction.trim_end_matches('0') {
+        "" => whole.to_owned(),
+        fraction => format!("{whole}.{fraction}"),
+    }
+}
+
 /// Checks an episode address: a season from 0 to 1000 and a decimal number.
 pub fn validate_episode(season: i32, number: &str) -> Result<(), ReleaseError> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
@@ -447,8 +491,15 @@ fn validate_sources(sources: &ReleaseSourcesUpserted) -> Result<(), ReleaseError
             "at most 20000 sources per translation".to_owned(),
         ));
     }
+    let mut episodes = std::collections::HashSet::new();
     for source in &sources.sources {
         validate_episode(source.season, &source.episode)?;
+        if !episodes.insert((source.season, source.episode.as_str())) {
+            return Err(ReleaseError::Invalid(format!(
+                "episode {}/{} has more than one link; a translation has one per episode",
+                source.season, source.episode
+            )));
+        }
         if !is_https_url(&source.player_link) {
             return Err(ReleaseError::Invalid(format!(
                 "player_link of {}/{}: an absolute https URL",
@@ -618,4 +669,30 @@ async fn record(
     )
     .await
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_episode_number;
+
+    #[test]
+    fn an_episode_number_has_one_spelling() {
+        for (given, canonical) in [
+            ("3", "3"),
+            ("03", "3"),
+            ("3.0", "3"),
+            ("06.50", "6.5"),
+            ("0", "0"),
+            ("000", "0"),
+            ("0.5", "0.5"),
+            ("00.05", "0.05"),
+            ("10", "10"),
+            ("abc", "abc"),
+            ("3.", "3."),
+            ("-1", "-1"),
+            ("", ""),
+        ] {
+            assert_eq!(canonical_episode_number(given), canonical, "{given}");
+        }
+    }
 }

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::AppState;
 use crate::{
     audit::AuditContext,
-    commands::releases::{self as release_commands, ReleaseEditCommand},
+    commands::releases::{self as release_commands, ReleaseEditCommand, canonical_episode_number},
     domain::releases::EpisodeEdit,
 };
 
@@ -155,7 +155,7 @@ fn episode_address(req: &Request) -> Result<(i32, String), Problem> {
         .param::<String>("season")
         .and_then(|text| text.parse::<i32>().ok())
         .ok_or_else(|| Problem::invalid_parameter("season", "the season must be an integer"))?;
-    let number = req.param::<String>("number").unwrap_or_default();
+    let number = canonical_episode_number(&req.param::<String>("number").unwrap_or_default());
     Ok((season, number))
 }
 
@@ -283,7 +283,7 @@ pub async fn delete(
     params(
         ("id" = Uuid, Path, description = "Release id"),
         ("season" = i32, Path, description = "Season; 0 holds specials"),
-        ("number" = String, Path, description = "Episode number, e.g. `12` or `6.5`"),
+        ("number" = String, Path, description = "Episode number, e.g. `12` or `6.5`; leading and trailing zeros are dropped (`06.50` is `6.5`)"),
         ("If-Match" = String, Header, description = "The release version last seen"),
     ),
     request_body = EpisodeRequest,
@@ -325,7 +325,7 @@ pub async fn put_episode(
     params(
         ("id" = Uuid, Path, description = "Release id"),
         ("season" = i32, Path, description = "Season"),
-        ("number" = String, Path, description = "Episode number"),
+        ("number" = String, Path, description = "Episode number; leading and trailing zeros are dropped (`06.50` is `6.5`)"),
         ("If-Match" = String, Header, description = "The release version last seen"),
     ),
     responses(

@@ -137,7 +137,8 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
     let v3 = moderator
         .change(
             Method::PUT,
-            &format!("{path}/episodes/1/6.5"),
+            // Written as the same number a client might spell it; stored as 6.5.
+            &format!("{path}/episodes/1/06.50"),
             Some(v2),
             Some(json!({"title": "Recap", "recap": true})),
         )
@@ -155,6 +156,7 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
     assert!(v4 > v3);
     let release = snapshot(&platform, release_id).await;
     assert_eq!(release["description"], "A girl in a spirit world.");
+    assert_eq!(release["episodes"].as_array().map(Vec::len), Some(1));
     assert_eq!(release["episodes"][0]["number"], "6.5");
     assert_eq!(release["episodes"][0]["recap"], true);
     assert_eq!(release["translations"][0]["translation"]["id"], 610);
@@ -173,12 +175,27 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
             path.clone(),
             json!({"poster_url": "http://plain.example/p.jpg"}),
         ),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"genres": ["drama", "Drama"]}),
+        ),
+        (Method::PATCH, path.clone(), json!({"genres": [" drama"]})),
+        (Method::PATCH, path.clone(), json!({"genres": [""]})),
         (Method::PUT, format!("{path}/episodes/1/abc"), json!({})),
         (
             Method::PUT,
             format!("{path}/sources/611"),
             json!({"title": "Team", "kind": "voice", "sources": [
                 {"season": 1, "episode": "1", "player_link": "javascript:alert(1)"}
+            ]}),
+        ),
+        (
+            Method::PUT,
+            format!("{path}/sources/612"),
+            json!({"title": "Team", "kind": "voice", "sources": [
+                {"season": 1, "episode": "1", "player_link": "https://kodik.info/video/1/a/720p"},
+                {"season": 1, "episode": "01", "player_link": "https://kodik.info/video/1/b/720p"}
             ]}),
         ),
     ];
