@@ -238,7 +238,7 @@ pub struct ReleaseUpserted {
     /// Season it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub airing_season: Option<AiringSeason>,
-    /// Genres, lower-case English names.
+    /// Genre names as the upstream gives them (Kodik's are Russian, e.g. `драма`).
     #[serde(default)]
     pub genres: Vec<String>,
     /// Age rating.

@@ -303,6 +303,16 @@ impl ReleaseEditCommand {
                 edit,
             } => {
                 validate_episode(season, &number)?;
+                if edit
+                    .title
+                    .as_deref()
+                    .is_some_and(|title| title.trim().is_empty() || title.chars().count() > 500)
+                {
+                    return Err(ReleaseError::Invalid(
+                        "title: 1 to 500 characters; leave it out for an untitled episode"
+                            .to_owned(),
+                    ));
+                }
                 edits
                     .episodes
                     .insert(episode_key(season, &number), Some(edit));
@@ -372,6 +382,10 @@ pub fn validate_fields(fields: &Map<String, Value>) -> Result<(), ReleaseError> 
             .any(|text| text.trim().is_empty() || text.chars().count() > 500);
         if titles.is_empty() || bad {
             return invalid("titles: at least one, each 1 to 500 characters".to_owned());
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !titles.iter().all(|title| seen.insert(title.to_string())) {
+            return invalid("titles: each title once".to_owned());
         }
     }
     if let Some(genres) = fields.get("genres").and_then(Value::as_array) {

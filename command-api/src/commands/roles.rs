@@ -73,6 +73,16 @@ pub async fn change_role(
         .ok_or(ChangeRoleError::NotFound(command.user_id))?;
     let previous_role =
         users::parse_role(&user.role).ok_or(ChangeRoleError::UnknownRole(user.id))?;
+    if previous_role == command.role {
+        // Nothing changes, so nothing is written; the version still has to match.
+        return if user.version == command.expected_version {
+            Ok(user.version)
+        } else {
+            Err(ChangeRoleError::VersionConflict {
+                current: user.version,
+            })
+        };
+    }
     if previous_role == Role::Admin && admins.iter().all(|admin| *admin == user.id) {
         return Err(ChangeRoleError::LastAdmin(user.id));
     }

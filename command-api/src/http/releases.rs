@@ -139,7 +139,14 @@ fn expected_version(req: &Request) -> Result<i64, Problem> {
     value
         .to_str()
         .ok()
-        .map(|text| text.trim().trim_start_matches("W/").trim_matches('"'))
+        .map(|text| {
+            let text = text.trim();
+            let text = text.strip_prefix("W/").unwrap_or(text);
+            // Quoted on both sides or on neither: `"3` is not a version.
+            text.strip_prefix('"')
+                .and_then(|quoted| quoted.strip_suffix('"'))
+                .unwrap_or(text)
+        })
         .and_then(|text| text.parse::<i64>().ok())
         .filter(|version| *version >= 1)
         .ok_or_else(|| {

@@ -383,6 +383,11 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
     assert_eq!(response.status(), 200);
     let changed: Value = response.json().await.expect("JSON");
     assert_eq!(changed["version"], 2);
+    // The role it already has: nothing to write, the version stays.
+    let response = set_role(&platform, &admin_token, user_id, "moderator", 2).await;
+    assert_eq!(response.status(), 200);
+    let unchanged: Value = response.json().await.expect("JSON");
+    assert_eq!(unchanged["version"], 2);
     let (status, problem) =
         problem_of(set_role(&platform, &admin_token, user_id, "admin", 1).await).await;
     assert_eq!(

@@ -133,6 +133,21 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
     )
     .await;
     assert_eq!(status, 428, "If-Match is required");
+    for malformed in ["\"2", "2\"", "W/2\"", "\"two\""] {
+        let response = moderator
+            .platform
+            .http
+            .patch(format!("{}{path}", moderator.platform.command_url))
+            .bearer_auth(&moderator.token)
+            .header("if-match", malformed)
+            .json(&json!({"year": 2002}))
+            .send()
+            .await
+            .expect("command-api answers");
+        let (status, problem) = problem_of(response).await;
+        assert_eq!(status, 400, "If-Match: {malformed}");
+        assert_eq!(problem["type"], "urn:anidex:problem:invalid-parameter");
+    }
 
     let v3 = moderator
         .change(
@@ -170,6 +185,24 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
             json!({"airing_season": {"year": -5, "season": "winter"}}),
         ),
         (Method::PATCH, path.clone(), json!({"titles": []})),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"titles": [
+                {"text": "Twice", "language": "en", "kind": "main"},
+                {"text": "Twice", "language": "en", "kind": "main"}
+            ]}),
+        ),
+        (
+            Method::PUT,
+            format!("{path}/episodes/1/2"),
+            json!({"title": "x".repeat(501)}),
+        ),
+        (
+            Method::PUT,
+            format!("{path}/episodes/1/2"),
+            json!({"title": " "}),
+        ),
         (
             Method::PATCH,
             path.clone(),
