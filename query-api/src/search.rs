@@ -79,29 +79,8 @@ pub struct IndexedName {
     pub language: String,
 }
 
-/// What an autocomplete hit carries (its `_source`, limited to [`SUGGEST_FIELDS`]).
-#[derive(Debug, Deserialize)]
-pub struct SuggestSource {
-    /// The release id.
-    pub release_id: String,
-    /// The main title.
-    #[serde(default)]
-    pub main_title: Option<String>,
-    /// Kind.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// Start year.
-    #[serde(default)]
-    pub year: Option<i64>,
-    /// Poster URL.
-    #[serde(default)]
-    pub poster_url: Option<String>,
-    /// Every name, in every language.
-    #[serde(default)]
-    pub titles: Vec<IndexedName>,
-}
-
-/// The parts of a full-text search answer that the route shows; the rest is skipped.
+/// The parts of a search or autocomplete answer that the routes show; the rest is
+/// skipped.
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchAnswer {
     /// The hits and their total.
@@ -130,7 +109,7 @@ pub struct HitCount {
     pub value: i64,
 }
 
-/// One hit: the fields of [`SOURCE_FIELDS`] the route shows, and highlights.
+/// One hit: its fields, and highlights (full-text search only).
 #[derive(Debug, Deserialize)]
 pub struct SearchHitSource {
     /// The document.
@@ -141,7 +120,9 @@ pub struct SearchHitSource {
     pub highlight: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
-/// The shown fields of a hit's `_source`.
+/// The shown fields of a hit's `_source`. Each query asks for its own subset
+/// ([`SOURCE_FIELDS`] for search, [`SUGGEST_FIELDS`] for autocomplete); the others
+/// stay empty.
 #[derive(Debug, Deserialize)]
 pub struct HitFields {
     /// The release id.
@@ -173,6 +154,9 @@ pub struct HitFields {
     /// Poster URL.
     #[serde(default)]
     pub poster_url: Option<String>,
+    /// Every name, in every language (autocomplete only).
+    #[serde(default)]
+    pub titles: Vec<IndexedName>,
 }
 
 /// The facet aggregations of a search.
@@ -227,24 +211,6 @@ impl BucketKey {
             Self::Number(number) => number.to_string(),
         }
     }
-}
-
-/// The hits' sources of an engine answer; the rest of it is skipped.
-#[derive(Deserialize)]
-struct SourcesAnswer<S> {
-    hits: Option<HitList<S>>,
-}
-
-#[derive(Deserialize)]
-struct HitList<S> {
-    #[serde(default = "Vec::new")]
-    hits: Vec<SourceHit<S>>,
-}
-
-#[derive(Deserialize)]
-struct SourceHit<S> {
-    #[serde(rename = "_source")]
-    source: S,
 }
 
 impl SearchEngine {
@@ -350,16 +316,13 @@ impl SearchEngine {
     }
 
     /// Autocomplete: releases whose names start with the words typed, best first.
-    pub async fn suggest(&self, text: &str, limit: i64) -> Result<Vec<SuggestSource>, SearchError> {
-        let answer: SourcesAnswer<SuggestSource> = self
+    pub async fn suggest(&self, text: &str, limit: i64) -> Result<Vec<HitFields>, SearchError> {
+        let answer: SearchAnswer = self
             // No `filter_path`: filtering a few hits costs the engine more CPU than the
             // bytes it saves cost us to skip.
             .run(&suggest_body_text(text, limit), None)
             .await?;
-        Ok(answer
-            .hits
-            .map(|hits| hits.hits.into_iter().map(|hit| hit.source).collect())
-            .unwrap_or_default())
+        Ok(answer.hits.hits.into_iter().map(|hit| hit.source).collect())
     }
 }
 

@@ -449,20 +449,27 @@ fn is_https_url(url: &str) -> bool {
     })
 }
 
+/// The whole and fractional digits of a decimal episode number (`6.5` → `6`, `5`;
+/// `12` → `12`, empty), or `None` when `number` is not one.
+fn decimal_parts(number: &str) -> Option<(&str, &str)> {
+    let (whole, fraction) = match number.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (number, ""),
+    };
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    (!whole.is_empty() && digits(whole) && digits(fraction)).then_some((whole, fraction))
+}
+
 /// The one spelling of a decimal episode number: no leading zeros in the whole part,
 /// no trailing zeros in the fraction (`03` → `3`, `06.50` → `6.5`, `3.0` → `3`), so
 /// that two spellings never address two episodes that the read side, which compares
 /// numbers, would take for one. Text that is not a decimal number is returned as it
 /// is, for [`validate_episode`] to refuse.
 pub fn canonical_episode_number(number: &str) -> String {
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let decimal = !whole.is_empty()
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && fraction.bytes().all(|b| b.is_ascii_digit())
-        && !(number.contains('.') && fraction.is_empty());
-    if !decimal {
+    let Some((whole, fraction)) = decimal_parts(number) else {
         return number.to_owned();
-    }
+    };
     let whole = match whole.trim_start_matches('0') {
         "" => "0",
         trimmed => trimmed,
@@ -473,16 +480,12 @@ pub fn canonical_episode_number(number: &str) -> String {
     }
 }
 
-/// Checks an episode address: a season from 0 to 1000 and a decimal number.
+/// Checks an episode address: a season from 0 to 1000 and a decimal number of at
+/// most five whole and two fractional digits.
 pub fn validate_episode(season: i32, number: &str) -> Result<(), ReleaseError> {
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let digits =
-        |part: &str, max: usize| part.len() <= max && part.bytes().all(|b| b.is_ascii_digit());
     let valid = (0..=1000).contains(&season)
-        && !whole.is_empty()
-        && digits(whole, 5)
-        && digits(fraction, 2)
-        && !(number.contains('.') && fraction.is_empty());
+        && decimal_parts(number)
+            .is_some_and(|(whole, fraction)| whole.len() <= 5 && fraction.len() <= 2);
     if valid {
         Ok(())
     } else {

@@ -117,13 +117,9 @@ pub async fn read_json_body<T: DeserializeOwned>(
     if bytes.len() > max_bytes {
         return Err(too_large());
     }
-    // Parsed as a value first so that every string can be checked for NUL, which no
-    // text column (nor most downstream systems) accepts; then again into the target
-    // type from the text, since a value keeps only the last of a repeated field and
-    // the typed parse refuses the repetition.
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|error| Problem::malformed_body(error.to_string()))?;
-    if contains_nul(&value) {
+    // No text column (nor most downstream systems) accepts NUL. Parsed straight into
+    // the target type, so a repeated field is refused rather than the last one kept.
+    if escapes_nul(bytes) {
         return Err(Problem::malformed_body(
             "text must not contain NUL (\\u0000) characters",
         ));
@@ -131,15 +127,20 @@ pub async fn read_json_body<T: DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|error| Problem::malformed_body(error.to_string()))
 }
 
-fn contains_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(text) => text.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(contains_nul),
-        serde_json::Value::Object(fields) => fields
-            .iter()
-            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
-        _ => false,
+/// Whether JSON text holds a NUL in a string or a key. The only way valid JSON can is
+/// the escape `\u0000` (a raw control character is a syntax error), so it is enough
+/// to look at each escape, skipping the escaped character (`\\u0000` is a backslash
+/// and the text `u0000`).
+fn escapes_nul(text: &[u8]) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.iter().position(|&byte| byte == b'\\') {
+        let escape = &rest[at + 1..];
+        if escape.starts_with(b"u0000") {
+            return true;
+        }
+        rest = escape.get(1..).unwrap_or_default();
     }
+    false
 }
 
 /// Hoop refusing a path or query whose text is unusable: an encoded NUL (`%00`),
@@ -190,5 +191,21 @@ pub trait ReadRoute {
 impl ReadRoute for Router {
     fn get_or_head<H: Handler>(self, handler: H) -> Self {
         self.push(Router::with_filter(filters::get().or(filters::head())).goal(handler))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escapes_nul;
+
+    #[test]
+    fn only_an_escaped_nul_is_a_nul() {
+        assert!(escapes_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(escapes_nul(br#"{"a\u0000": 1}"#));
+        assert!(escapes_nul(br#"["\\", "\u0000"]"#));
+        assert!(!escapes_nul(br#"{"name": "a\\u0000b"}"#));
+        assert!(escapes_nul(br#"{"name": "\u00001"}"#));
+        assert!(!escapes_nul(br#"{"name": "a\u0001b", "path": "C:\\x"}"#));
+        assert!(!escapes_nul(br#"{"name": "ends with \"#));
     }
 }
