@@ -1,6 +1,7 @@
 //! CPU time per program, read from `/proc`, so a benchmark can show where a
 //! scenario's CPU went: the services, PostgreSQL, the broker, the search engine,
-//! the load generator itself. Linux only; elsewhere the tables come out empty.
+//! the load generator itself, and how long the cores were idle or taken by other
+//! machines on the host. Linux only; elsewhere the tables come out empty.
 
 use std::{collections::BTreeMap, time::Instant};
 
@@ -17,6 +18,16 @@ impl CpuSnapshot {
         // Every Linux system this runs on counts in hundredths of a second.
         const TICKS_PER_SECOND: f64 = 100.0;
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            // Processes only: `/proc/self` and `/proc/thread-self` are this program
+            // again.
+            if !entry
+                .file_name()
+                .as_encoded_bytes()
+                .iter()
+                .all(u8::is_ascii_digit)
+            {
+                continue;
+            }
             let path = entry.path();
             let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
                 continue;
@@ -34,6 +45,21 @@ impl CpuSnapshot {
             };
             *seconds.entry(program_name(&cmdline)).or_default() +=
                 (user + system) / TICKS_PER_SECOND;
+        }
+        // Time no program had: cores idle, and cores the hypervisor gave to other
+        // machines ("steal"), which shows how busy the shared host was.
+        if let Ok(stat) = std::fs::read_to_string("/proc/stat")
+            && let Some(line) = stat.lines().find(|line| line.starts_with("cpu "))
+        {
+            let fields: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|field| field.parse().ok())
+                .collect();
+            let field = |n: usize| fields.get(n).copied().unwrap_or_default() / TICKS_PER_SECOND;
+            // user nice system idle iowait irq softirq steal
+            seconds.insert("(idle)".to_owned(), field(3) + field(4));
+            seconds.insert("(steal)".to_owned(), field(7));
         }
         Self {
             taken: Instant::now(),
