@@ -21,7 +21,7 @@ use platform::{
 };
 
 use crate::{
-    commands::{CommandContext, Topics},
+    commands::{CommandContext, HashingPool, Topics},
     domain::accounts::{PasswordHasher, PasswordHashingArgs},
     outbox::relay::RelayArgs,
 };
@@ -137,11 +137,12 @@ async fn connect(cli: &Cli) -> anyhow::Result<sqlx::PgPool> {
 }
 
 fn command_context(cli: &Cli, pool: sqlx::PgPool) -> anyhow::Result<CommandContext> {
+    let threads = HashingPool::default_threads();
+    let hasher = PasswordHasher::new(&cli.password_hashing, threads)
+        .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?;
     Ok(CommandContext {
         pool,
-        hasher: PasswordHasher::new(&cli.password_hashing, CommandContext::hashing_jobs())
-            .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?,
-        hashing_slots: CommandContext::hashing_slots(),
+        hashing: HashingPool::start(hasher, threads).context("starting the hashing threads")?,
         password_policy: cli.password_hashing.policy(),
         tokens: TokenKeys::new(&cli.tokens).context("access-token keys")?,
         refresh_token_ttl: Duration::from_secs(cli.refresh_token_ttl_secs),

@@ -2,17 +2,18 @@
 //! new state and its events to the outbox in one transaction.
 
 pub mod accounts;
+pub mod hashing;
 pub mod imports;
 pub mod releases;
 pub mod roles;
 pub mod sessions;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use platform::{auth::TokenKeys, config::KafkaArgs};
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
 
+pub use self::hashing::{HashingFailed, HashingPool};
 use crate::domain::{accounts::PasswordHasher, passwords::PasswordPolicy};
 
 /// What command handlers need.
@@ -20,11 +21,9 @@ use crate::domain::{accounts::PasswordHasher, passwords::PasswordPolicy};
 pub struct CommandContext {
     /// The write-model database.
     pub pool: PgPool,
-    /// Password hashing at the configured cost; run it through
+    /// Password hashing at the configured cost, one thread per core; run it through
     /// [`CommandContext::hashing`].
-    pub hasher: PasswordHasher,
-    /// One permit per core: how many hashes may run at once.
-    pub hashing_slots: Arc<Semaphore>,
+    pub hashing: HashingPool,
     /// What a new password must be.
     pub password_policy: PasswordPolicy,
     /// Signs access tokens.
@@ -35,40 +34,14 @@ pub struct CommandContext {
     pub topics: Topics,
 }
 
-/// Password hashing could not run (its blocking task panicked or was cancelled).
-#[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashingFailed;
-
 impl CommandContext {
-    /// How many password hashing jobs run at once: one per core.
-    pub fn hashing_jobs() -> usize {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    }
-
-    /// Permits for [`CommandContext::hashing`]: [`CommandContext::hashing_jobs`].
-    pub fn hashing_slots() -> Arc<Semaphore> {
-        Arc::new(Semaphore::new(Self::hashing_jobs()))
-    }
-
-    /// Runs password hashing work on the blocking threads, at most one job per core at
-    /// once. More would not finish sooner: argon2 is bound by memory bandwidth, and
-    /// jobs beyond the core count only evict each other's memory from the caches and
-    /// take the cores from everything else; they wait here instead.
+    /// Runs password hashing work on the hashing threads; see [`HashingPool`].
     pub async fn hashing<T, F>(&self, work: F) -> Result<T, HashingFailed>
     where
         F: FnOnce(&PasswordHasher) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _slot = self
-            .hashing_slots
-            .acquire()
-            .await
-            .map_err(|_| HashingFailed)?;
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || work(&hasher))
-            .await
-            .map_err(|_| HashingFailed)
+        self.hashing.run(work).await
     }
 }
 
