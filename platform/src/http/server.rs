@@ -9,6 +9,7 @@ use salvo::{
     catcher::Catcher,
     conn::TcpListener,
     cors::CorsHandler,
+    fuse::FuseConfig,
     handler,
     prelude::{CatchPanic, Listener},
     routing::filters::{self, Filter as _},
@@ -26,6 +27,14 @@ const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
 /// wait for headers; a client that sends headers and then trickles or stalls the
 /// body would otherwise hold its connection and task for ever.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Longest a connection may wait for the next request's headers, which for a kept-alive
+/// connection includes its idle time (the HTTP server times both with one clock).
+/// Longer than common clients and proxies keep an idle connection (nginx's upstream
+/// `keepalive_timeout` is 60 s, Go's and reqwest's pools 90 s), so it is they that close
+/// an idle connection, never the service just as a request is being sent on it; and
+/// bounded, so a client that trickles its headers cannot hold a connection for ever.
+pub const HEADER_AND_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Settings of an HTTP listener.
 #[derive(Debug, Clone, Args)]
@@ -62,7 +71,8 @@ pub async fn serve_with_cors(
 
     let acceptor = TcpListener::new(addr).try_bind().await?;
     tracing::info!(http.addr = %addr, "listening");
-    let server = Server::new(acceptor);
+    let server = Server::new(acceptor)
+        .fuse_config(FuseConfig::default().with_http1_header_timeout(HEADER_AND_IDLE_TIMEOUT));
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.requested().await;

@@ -338,6 +338,21 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
     assert_eq!(status, 405);
     assert_eq!(problem["type"], "urn:anidex:problem:method-not-allowed");
 
+    // A kept-alive connection left idle for longer than the 30 s many HTTP servers
+    // allow still carries the next request: clients and proxies keep idle connections
+    // for 60 to 90 s, and one the server closed as a request was sent on it fails.
+    // The wait is the idleness under test, not a wait for something to happen.
+    let address = platform.query_url.trim_start_matches("http://").to_owned();
+    let idle_connection = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).expect("connecting");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .expect("a read timeout");
+        let first = exchange(&mut stream);
+        std::thread::sleep(std::time::Duration::from_secs(35));
+        (first, exchange(&mut stream))
+    });
+
     // A body that stalls half-way is answered, not waited for for ever.
     let address = platform
         .command_url
@@ -370,6 +385,44 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
         answer.contains("urn:anidex:problem:body-timeout"),
         "{answer}"
     );
+
+    let (first, after_idle) = idle_connection.await.expect("the idle connection");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(after_idle.starts_with("HTTP/1.1 200"), "{after_idle}");
+}
+
+/// Sends `GET /health/live` on a kept-alive connection and returns the whole answer
+/// (its body read to the end, so the next answer starts afresh), or what arrived
+/// before the connection closed.
+fn exchange(stream: &mut std::net::TcpStream) -> String {
+    use std::io::{Read, Write};
+    let request = "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    if let Err(error) = stream.write_all(request.as_bytes()) {
+        return format!("writing failed: {error}");
+    }
+    let mut answer = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or_default();
+            if body.len() >= length {
+                return text;
+            }
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => return text,
+            Ok(read) => answer.extend_from_slice(&buffer[..read]),
+            Err(error) => return format!("{text}\nreading failed: {error}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
