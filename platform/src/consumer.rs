@@ -29,7 +29,6 @@ use rdkafka::{
     ClientContext, Message as _, Statistics, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
     message::{BorrowedMessage, Header, Headers as _, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord},
 };
 use schemas::record;
 
@@ -293,7 +292,7 @@ struct Worker<'a> {
     group: &'a str,
     dead_letter_topic: &'a str,
     retry: &'a RetryArgs,
-    dead_letters: &'a FutureProducer,
+    dead_letters: &'a kafka::Producer,
 }
 
 fn record_of(message: &BorrowedMessage<'_>) -> Record {
@@ -440,7 +439,8 @@ impl Worker<'_> {
 
         let mut delay = Duration::from_millis(200);
         loop {
-            let mut dead_letter = FutureRecord::to(self.dead_letter_topic).headers(headers.clone());
+            let mut dead_letter =
+                kafka::Record::to(self.dead_letter_topic).headers(headers.clone());
             if let Some(key) = record.key.as_deref() {
                 dead_letter = dead_letter.key(key);
             }
@@ -456,7 +456,7 @@ impl Worker<'_> {
                     metrics::counter!("consumer_records_total", "group" => self.group.to_owned(), "outcome" => "dead_lettered").increment(1);
                     return true;
                 }
-                Err((send_error, _)) => {
+                Err(send_error) => {
                     tracing::error!(kafka.group = %self.group, error = %send_error, "cannot write to the dead-letter topic, retrying");
                 }
             }

@@ -1,18 +1,22 @@
-//! Kafka client settings that every service agrees on, and topic provisioning.
+//! Kafka client settings that every service agrees on, the producer every service
+//! sends with, and topic provisioning.
 
 use std::{
-    sync::{Mutex, PoisonError},
-    time::Duration,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
 };
 
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, ClientContext,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     consumer::{BaseConsumer, Consumer},
     error::{KafkaError, RDKafkaErrorCode},
-    producer::FutureProducer,
+    message::OwnedHeaders,
+    producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext},
+    util::Timeout,
 };
+use tokio::sync::oneshot;
 
 use crate::config::KafkaArgs;
 
@@ -56,8 +60,8 @@ pub fn client_config(args: &KafkaArgs) -> ClientConfig {
 pub fn idempotent_producer(
     args: &KafkaArgs,
     message_timeout: Duration,
-) -> Result<FutureProducer, KafkaSetupError> {
-    client_config(args)
+) -> Result<Producer, KafkaSetupError> {
+    let producer: BaseProducer<DeliveryReports> = client_config(args)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.type", "lz4")
@@ -66,27 +70,29 @@ pub fn idempotent_producer(
             "message.timeout.ms",
             message_timeout.as_millis().to_string(),
         )
-        .create()
+        .create_with_context(DeliveryReports)
         .map_err(|source| KafkaSetupError::Client {
             brokers: args.kafka_brokers.clone(),
             source,
-        })
+        })?;
+    Producer::start(producer).map_err(|source| KafkaSetupError::Client {
+        brokers: args.kafka_brokers.clone(),
+        source,
+    })
 }
 
 /// The process's idempotent producer for these brokers and delivery timeout, created
 /// at the first call and shared by every later one.
 ///
 /// A librdkafka producer is meant to be shared: it is thread-safe, batches records of
-/// all its users together, and each one costs its own threads, broker connections
-/// and a polling thread that wakes every 100 ms (and spins through the last
-/// millisecond of each wait, a few tenths of a percent of a core per producer even
-/// when idle). So the consumer groups of one process share one producer for their
+/// all its users together, and each one costs its own threads and broker
+/// connections. So the consumer groups of one process share one producer for their
 /// dead letters instead of holding one each.
 pub fn shared_producer(
     args: &KafkaArgs,
     message_timeout: Duration,
-) -> Result<FutureProducer, KafkaSetupError> {
-    static PRODUCERS: Mutex<Vec<((String, Duration), FutureProducer)>> = Mutex::new(Vec::new());
+) -> Result<Producer, KafkaSetupError> {
+    static PRODUCERS: Mutex<Vec<((String, Duration), Producer)>> = Mutex::new(Vec::new());
     let key = (args.kafka_brokers.clone(), message_timeout);
     let mut producers = PRODUCERS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((_, producer)) = producers.iter().find(|(known, _)| *known == key) {
@@ -95,6 +101,123 @@ pub fn shared_producer(
     let producer = idempotent_producer(args, message_timeout)?;
     producers.push((key, producer.clone()));
     Ok(producer)
+}
+
+/// A Kafka producer whose sends are awaited until the broker acknowledges them.
+///
+/// librdkafka reports each delivery as an event on a queue that someone must poll.
+/// Here one thread per producer waits on that queue without a timeout, so it wakes
+/// only when a report arrives and costs nothing while the producer is idle. (The
+/// usual polling thread wakes every 100 ms and, because the remaining wait is
+/// rounded down to whole milliseconds, spins through the last millisecond of each:
+/// most of a percent of a core per producer on a server doing nothing.) The thread
+/// and the producer last as long as the process; records not yet acknowledged when
+/// it ends are not lost, because every sender here keeps a record until its send is
+/// acknowledged.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<BaseProducer<DeliveryReports>>,
+}
+
+/// A record to send: topic, optional key, payload and headers.
+pub struct Record<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    payload: Option<&'a [u8]>,
+    headers: Option<OwnedHeaders>,
+}
+
+impl<'a> Record<'a> {
+    /// A record for `topic` with no key, payload or headers yet.
+    pub fn to(topic: &'a str) -> Self {
+        Self {
+            topic,
+            key: None,
+            payload: None,
+            headers: None,
+        }
+    }
+
+    /// Sets the key, which picks the partition.
+    pub fn key(mut self, key: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        self.key = Some(key.as_ref());
+        self
+    }
+
+    /// Sets the payload.
+    pub fn payload(mut self, payload: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        self.payload = Some(payload.as_ref());
+        self
+    }
+
+    /// Sets the headers.
+    pub fn headers(mut self, headers: OwnedHeaders) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+}
+
+type Acknowledgement = oneshot::Sender<Result<(), KafkaError>>;
+
+impl Producer {
+    fn start(producer: BaseProducer<DeliveryReports>) -> Result<Self, KafkaError> {
+        let inner = Arc::new(producer);
+        let polled = inner.clone();
+        std::thread::Builder::new()
+            .name("kafka-deliveries".to_owned())
+            .spawn(move || polled.poll(Timeout::Never))
+            .map_err(|_| KafkaError::ClientCreation("cannot start the delivery thread".into()))?;
+        Ok(Self { inner })
+    }
+
+    /// Queues `record` and waits until the broker acknowledges it or delivery fails
+    /// (after `message.timeout.ms`). When librdkafka's local queue is full, retries
+    /// queueing for up to `queue_timeout`.
+    pub async fn send(
+        &self,
+        record: Record<'_>,
+        queue_timeout: Duration,
+    ) -> Result<(), KafkaError> {
+        let started = Instant::now();
+        let (acknowledged, acknowledgement) = oneshot::channel();
+        let mut base = BaseRecord::<[u8], [u8], Box<Acknowledgement>>::with_opaque_to(
+            record.topic,
+            Box::new(acknowledged),
+        );
+        base.key = record.key;
+        base.payload = record.payload;
+        base.headers = record.headers;
+        loop {
+            match self.inner.send(base) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
+                    if started.elapsed() < queue_timeout =>
+                {
+                    base = returned;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
+        acknowledgement.await.unwrap_or(Err(KafkaError::Canceled))
+    }
+}
+
+/// Hands each delivery report to the sender waiting for it.
+struct DeliveryReports;
+
+impl ClientContext for DeliveryReports {}
+
+impl ProducerContext for DeliveryReports {
+    type DeliveryOpaque = Box<Acknowledgement>;
+
+    fn delivery(&self, report: &DeliveryResult<'_>, acknowledged: Self::DeliveryOpaque) {
+        let outcome = match report {
+            Ok(_) => Ok(()),
+            Err((error, _)) => Err(error.clone()),
+        };
+        let _ = acknowledged.send(outcome);
+    }
 }
 
 /// Creates each topic that does not exist yet; existing topics are left as they are.

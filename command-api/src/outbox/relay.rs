@@ -15,10 +15,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use platform::{config::KafkaArgs, kafka, shutdown::Shutdown};
-use rdkafka::{
-    message::{Header, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord},
-};
+use rdkafka::message::{Header, OwnedHeaders};
 use sqlx::{PgPool, Row, pool::PoolConnection, postgres::PgListener};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -131,7 +128,7 @@ async fn acquire_leadership(
 async fn publish_while_leader(
     pool: &PgPool,
     mut lock: PoolConnection<sqlx::Postgres>,
-    producer: &FutureProducer,
+    producer: &kafka::Producer,
     args: &RelayArgs,
     shutdown: &mut Shutdown,
 ) {
@@ -241,7 +238,7 @@ async fn wait_for_rows(listener: Option<&mut PgListener>, poll: Duration, shutdo
 /// many rows were published.
 async fn publish_batch(
     pool: &PgPool,
-    producer: &FutureProducer,
+    producer: &kafka::Producer,
     limit: i64,
 ) -> Result<usize, RelayError> {
     let rows = fetch_pending(pool, limit).await?;
@@ -257,7 +254,7 @@ async fn publish_batch(
                 value: Some(value.as_str()),
             });
         }
-        let record = FutureRecord::to(&row.topic)
+        let record = kafka::Record::to(&row.topic)
             .key(row.message_key.as_str())
             .payload(row.envelope.as_str())
             .headers(headers);
@@ -272,7 +269,7 @@ async fn publish_batch(
     for (row, outcome) in rows.iter().zip(outcomes) {
         match outcome {
             Ok(_) => delivered.push(row.id),
-            Err((error, _)) => {
+            Err(error) => {
                 first_error.get_or_insert_with(|| error.to_string());
             }
         }

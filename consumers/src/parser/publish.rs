@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use platform::consumer::Record;
+use platform::{consumer::Record, kafka};
 use rdkafka::{
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord},
 };
 use schemas::{
     imports::{CatalogCommand, CatalogCommandMessage},
@@ -46,7 +45,7 @@ pub enum PublishError {
 
 /// Where and how the parser publishes.
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: kafka::Producer,
     commands_topic: String,
     dead_letter_topic: String,
     group: String,
@@ -57,7 +56,7 @@ impl Publisher {
     /// A publisher writing commands to `commands_topic` and rejected materials to
     /// `dead_letter_topic`, on behalf of consumer group `group`.
     pub fn new(
-        producer: FutureProducer,
+        producer: kafka::Producer,
         commands_topic: String,
         dead_letter_topic: String,
         group: String,
@@ -90,7 +89,7 @@ impl Publisher {
             key: record::HEADER_CORRELATION_ID,
             value: Some(correlation_id),
         });
-        let record = FutureRecord::to(&self.commands_topic)
+        let record = kafka::Record::to(&self.commands_topic)
             .key(&key)
             .payload(&payload)
             .headers(headers);
@@ -124,7 +123,7 @@ impl Publisher {
                 value: Some(value),
             });
         }
-        let record = FutureRecord::to(&self.dead_letter_topic)
+        let record = kafka::Record::to(&self.dead_letter_topic)
             .key(&key)
             .payload(&payload)
             .headers(headers);
@@ -133,16 +132,16 @@ impl Publisher {
 
     async fn send(
         &self,
-        record: FutureRecord<'_, String, Vec<u8>>,
+        record: kafka::Record<'_>,
         what: &'static str,
         bytes: usize,
     ) -> Result<(), PublishError> {
         match self.producer.send(record, self.send_timeout).await {
             Ok(_) => Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)) => {
                 Err(PublishError::TooLarge { what, bytes })
             }
-            Err((source, _)) => Err(PublishError::Kafka { what, source }),
+            Err(source) => Err(PublishError::Kafka { what, source }),
         }
     }
 }
