@@ -354,14 +354,18 @@ impl Handler for RequireRole {
                 reject_unauthenticated(problem, "", req, depot, res, ctrl).await;
             }
             Some(principal) if principal.role < self.0 => {
-                let problem = Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
-                    .detail("your role does not allow this operation");
-                problem.write(req, depot, res).await;
+                forbidden().write(req, depot, res).await;
                 ctrl.skip_rest();
             }
             Some(_) => {}
         }
     }
+}
+
+/// 403 `forbidden`: the caller's role is too low for the operation.
+pub fn forbidden() -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+        .detail("your role does not allow this operation")
 }
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme name is

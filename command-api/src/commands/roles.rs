@@ -35,6 +35,10 @@ pub enum ChangeRoleError {
         /// The version now.
         current: i64,
     },
+    /// The caller is no longer an administrator (demoted since their access token
+    /// was issued).
+    #[error("the caller {0} is not an administrator")]
+    NotAdmin(Uuid),
     /// The change would leave no administrator.
     #[error("the user {0} is the last administrator")]
     LastAdmin(Uuid),
@@ -47,6 +51,11 @@ pub enum ChangeRoleError {
 }
 
 /// Changes the role and records who did it; returns the user's new version.
+///
+/// The caller's role is read from the database under a lock, not taken from the
+/// access token: a token names the role it was issued with for its whole lifetime,
+/// and an administrator demoted meanwhile must not restore their role (or make
+/// others administrators) with it.
 ///
 /// The last administrator keeps the role: without one, nobody could change roles or
 /// run imports again. A change away from `admin` first locks every administrator's
@@ -68,6 +77,10 @@ pub async fn change_role(
     } else {
         users::lock_admins(&mut tx).await?
     };
+    let actor_role = users::role_for_share(&mut tx, actor_id).await?;
+    if actor_role.as_deref().and_then(users::parse_role) != Some(Role::Admin) {
+        return Err(ChangeRoleError::NotAdmin(actor_id));
+    }
     let user = users::find_for_update(&mut tx, command.user_id)
         .await?
         .ok_or(ChangeRoleError::NotFound(command.user_id))?;

@@ -9,13 +9,13 @@ mod sessions;
 mod users;
 
 use platform::{
-    auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
+    auth::{BearerSecurity, Principal, Role, TokenKeys, authenticate, forbidden, require},
     http::{MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router},
 };
-use salvo::Router;
+use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, Writer as _, async_trait};
 use utoipa::OpenApi;
 
-use crate::commands::CommandContext;
+use crate::{commands::CommandContext, store::accounts as stored_accounts};
 
 /// State every handler can reach through the depot.
 #[derive(Clone)]
@@ -125,11 +125,13 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         .push(
                             Router::with_path("users/{id}/role")
                                 .hoop(require(Role::Admin))
+                                .hoop(StoredRole(Role::Admin))
                                 .put(users::change_role),
                         )
                         .push(
                             Router::with_path("imports")
                                 .hoop(require(Role::Admin))
+                                .hoop(StoredRole(Role::Admin))
                                 .post(imports::request_import)
                                 .push(
                                     Router::with_path("{id}/cancel").post(imports::cancel_import),
@@ -138,6 +140,7 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         .push(
                             Router::with_path("releases")
                                 .hoop(require(Role::Moderator))
+                                .hoop(StoredRole(Role::Moderator))
                                 .post(releases::create)
                                 .push(
                                     Router::with_path("{id}")
@@ -157,4 +160,41 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         ),
                 ),
         )
+}
+
+/// Guard after `require` on moderators' and administrators' routes: the caller's role
+/// as stored now must be at least the route's. An access token names the role it was
+/// issued with for its whole lifetime (15 minutes by default); checking the stored
+/// role too makes a demotion take effect on the command side at once. One indexed
+/// read per privileged command.
+struct StoredRole(Role);
+
+#[async_trait]
+impl Handler for StoredRole {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        let (Some(principal), Ok(state)) = (Principal::of(depot), depot.get_typed::<AppState>())
+        else {
+            // `require` runs first and the state is injected above every route.
+            return;
+        };
+        let problem = match stored_accounts::role_of(&state.commands.pool, principal.user_id).await
+        {
+            Ok(role) if role.as_deref().and_then(stored_accounts::parse_role) >= Some(self.0) => {
+                return;
+            }
+            Ok(_) => {
+                tracing::info!(user.id = %principal.user_id, "refused: the stored role is lower than the token's");
+                forbidden()
+            }
+            Err(error) => problems::database_problem(&error),
+        };
+        problem.write(req, depot, res).await;
+        ctrl.skip_rest();
+    }
 }

@@ -64,6 +64,7 @@ impl From<ChangeRoleError> for Problem {
             .detail(format!(
                 "the user is at version {current}; read it again and retry with that version"
             )),
+            ChangeRoleError::NotAdmin(_) => platform::auth::forbidden(),
             ChangeRoleError::LastAdmin(_) => {
                 Problem::new(StatusCode::CONFLICT, "last-admin", "Last administrator").detail(
                     "this user is the only administrator; make another user an administrator first",
@@ -140,7 +141,7 @@ impl From<RegisterError> for Problem {
 
 /// A database failure: 503 when the database is unreachable (the client may retry),
 /// 500 otherwise.
-fn database_problem(error: &sqlx::Error) -> Problem {
+pub(super) fn database_problem(error: &sqlx::Error) -> Problem {
     match error {
         error if platform::db::is_unavailable(error) => {
             tracing::warn!(error = %error, "database unavailable");

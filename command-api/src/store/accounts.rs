@@ -144,6 +144,26 @@ pub async fn lock_admins(conn: &mut PgConnection) -> Result<Vec<Uuid>, sqlx::Err
         .await
 }
 
+/// The role stored for `id` now (`None` for no such user), without a lock.
+pub async fn role_of(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The role stored for `id`, its row locked against changes for the rest of the
+/// transaction.
+pub async fn role_for_share(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT role FROM users WHERE id = $1 FOR SHARE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Raises the version by one for a change that has no other column (revoked
 /// sessions), optionally replacing the password hash; returns the new version.
 pub async fn bump_version(

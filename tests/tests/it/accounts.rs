@@ -92,6 +92,18 @@ async fn post_as(platform: &Platform, path: &str, token: &str, body: &Value) -> 
         .expect("command-api answers")
 }
 
+/// A column of a user's row in the write model.
+async fn stored<T>(platform: &Platform, column: &str, id: Uuid) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar(&format!("SELECT {column} FROM write.users WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&platform.db)
+        .await
+        .unwrap_or_else(|error| panic!("reading {column} of user {id}: {error}"))
+}
+
 /// `PUT /v1/users/{id}/role` as `token`.
 pub(crate) async fn set_role(
     platform: &Platform,
@@ -519,16 +531,7 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
     // ...until there is another one; then that one is the last.
     let response = set_role(&platform, &admin_token, user_id, "admin", 2).await;
     assert_eq!(response.status(), 200);
-    let version_of = |id: Uuid| {
-        let db = platform.db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>("SELECT version FROM write.users WHERE id = $1")
-                .bind(id)
-                .fetch_one(&db)
-                .await
-                .expect("a version")
-        }
-    };
+    let version_of = |id: Uuid| stored(&platform, "version", id);
     let response = set_role(
         &platform,
         &admin_token,
@@ -558,14 +561,64 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
         set_role(&platform, &kaede, admin_id, "user", admin_version),
         set_role(&platform, &admin_token, user_id, "user", kaede_version),
     );
+    // The second to commit finds its caller no longer an administrator.
     let mut statuses = [first.status().as_u16(), second.status().as_u16()];
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 409]);
+    assert_eq!(statuses, [200, 403]);
     let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM write.users WHERE role = 'admin'")
         .fetch_one(&platform.db)
         .await
         .expect("counting administrators");
     assert_eq!(admins, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demoted_administrator_cannot_act_on_the_token_they_still_hold() {
+    let platform = start_with_admin("accounts_demoted", &[]).await;
+    let admin_token = access_token(&sign_in(&platform, ADMIN_USERNAME, ADMIN_PASSWORD).await);
+    let rin = platform.register_user("rin").await;
+    let sora = platform.register_user("sora").await;
+    let version_of = |id: Uuid| stored(&platform, "version", id);
+    let role_of = |id: Uuid| stored::<String>(&platform, "role", id);
+
+    let response = set_role(&platform, &admin_token, rin, "admin", version_of(rin).await).await;
+    assert_eq!(response.status(), 200);
+    let rin_token = access_token(&sign_in(&platform, "rin", PASSWORD).await);
+    let response = set_role(&platform, &admin_token, rin, "user", version_of(rin).await).await;
+    assert_eq!(response.status(), 200);
+
+    // The token still says admin; the stored role decides.
+    let forbidden = |status: u16, problem: &Value| {
+        (status, problem["type"].as_str()) == (403, Some("urn:anidex:problem:forbidden"))
+    };
+    let (status, problem) =
+        problem_of(set_role(&platform, &rin_token, rin, "admin", version_of(rin).await).await)
+            .await;
+    assert!(forbidden(status, &problem), "{status} {problem}");
+    let (status, problem) =
+        problem_of(set_role(&platform, &rin_token, sora, "admin", version_of(sora).await).await)
+            .await;
+    assert!(forbidden(status, &problem), "{status} {problem}");
+    let (status, problem) = problem_of(
+        post_as(
+            &platform,
+            "/v1/releases",
+            &rin_token,
+            &json!({"kind": "tv"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(forbidden(status, &problem), "{status} {problem}");
+    let (status, problem) =
+        problem_of(post_as(&platform, "/v1/imports", &rin_token, &json!({})).await).await;
+    assert!(forbidden(status, &problem), "{status} {problem}");
+    assert_eq!(role_of(rin).await, "user");
+    assert_eq!(role_of(sora).await, "user");
+
+    // A new sign-in carries the stored role.
+    let session = sign_in(&platform, "rin", PASSWORD).await;
+    assert_eq!(session["role"], "user");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
