@@ -362,6 +362,17 @@ impl Handler for RequireRole {
     }
 }
 
+/// The form of a login name (email or username) that identifies an account: trimmed,
+/// and each character lower-cased on its own, the way PostgreSQL's `lower()` does.
+/// Both the account lookup and the per-account rate limit use exactly this form, so
+/// every spelling that reaches an account spends that account's budget. (Lower-casing
+/// the whole string instead applies rules `lower()` does not, such as the final
+/// sigma, and maps `İ` to two characters where `lower()` gives `i`; spellings that
+/// differ only so reached one account under many budgets.)
+pub fn login_key(login: &str) -> String {
+    login.trim().chars().flat_map(char::to_lowercase).collect()
+}
+
 /// 403 `forbidden`: the caller's role is too low for the operation.
 pub fn forbidden() -> Problem {
     Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
@@ -399,6 +410,16 @@ impl utoipa::Modify for BearerSecurity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_keys_lower_case_each_character_as_postgres_does() {
+        assert_eq!(login_key("  Hikari1 "), "hikari1");
+        assert_eq!(login_key("Name@Example.ORG"), "name@example.org");
+        // No final-sigma rule: `lower('ΟΔΥΣ')` is `οδυσ`.
+        assert_eq!(login_key("ΟΔΥΣ"), "οδυσ");
+        // `İ` does not become a plain `i`, so `HİKARİ1` is not `hikari1`'s key.
+        assert_ne!(login_key("HİKARİ1"), login_key("hikari1"));
+    }
 
     fn args(keys: &str, active: &str) -> TokenArgs {
         TokenArgs {

@@ -104,11 +104,14 @@ pub async fn find_by_login(
     conn: &mut PgConnection,
     login: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
+    // The key is already lower-case: comparing it with `lower()` of the columns, not
+    // of itself, means a spelling reaches an account only through the key the rate
+    // limit counts (see `login_key`).
     sqlx::query_as(
         "SELECT id, username, email, password_hash, role, version FROM users \
-         WHERE lower(email) = lower($1) OR lower(username) = lower($1)",
+         WHERE lower(email) = $1 OR lower(username) = $1",
     )
-    .bind(login)
+    .bind(platform::auth::login_key(login))
     .fetch_optional(conn)
     .await
 }

@@ -257,7 +257,7 @@ impl RateLimiter {
         scope: &str,
         identifier: &str,
     ) -> Result<(), Problem> {
-        let subject = identifier.trim().to_lowercase();
+        let subject = crate::auth::login_key(identifier);
         let decision = self
             .hit(&format!("{scope}:account"), &subject, self.auth_per_minute)
             .await

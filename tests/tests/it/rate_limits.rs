@@ -167,6 +167,33 @@ async fn accounts_and_clients_behind_a_trusted_proxy_are_limited_separately() {
         401
     );
 
+    // Every spelling of a login that reaches an account spends that account's
+    // budget; one that lower-cases differently (the dotted capital I) reaches no
+    // account at all, so it cannot be used to guess with a budget of its own.
+    platform.register_user("hikari1").await;
+    let mut statuses = Vec::new();
+    for (n, spelling) in ["hikari1", "HIKARI1", "Hikari1", "hİkari1"]
+        .iter()
+        .cycle()
+        .take(12)
+        .enumerate()
+    {
+        statuses.push(login_from(&platform, &format!("203.0.113.{}", 100 + n), spelling).await);
+    }
+    assert!(
+        statuses.contains(&429),
+        "spellings of one account: {statuses:?}"
+    );
+    let dotted = platform
+        .http
+        .post(format!("{}/v1/auth/login", platform.command_url))
+        .header("x-forwarded-for", "203.0.113.250")
+        .json(&json!({"login": "HİKARİ1", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(dotted.status(), 401, "HİKARİ1 is not hikari1");
+
     // One address trying many accounts: the client's budget runs out.
     let mut statuses = Vec::new();
     for n in 0..6 {
