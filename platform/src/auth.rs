@@ -363,14 +363,16 @@ impl Handler for RequireRole {
 }
 
 /// The form of a login name (email or username) that identifies an account: trimmed,
-/// and each character lower-cased on its own, the way PostgreSQL's `lower()` does.
+/// in Unicode normalisation form C (as accounts store them), and each character
+/// lower-cased on its own, the way PostgreSQL's `lower()` does.
 /// Both the account lookup and the per-account rate limit use exactly this form, so
 /// every spelling that reaches an account spends that account's budget. (Lower-casing
 /// the whole string instead applies rules `lower()` does not, such as the final
 /// sigma, and maps `İ` to two characters where `lower()` gives `i`; spellings that
 /// differ only so reached one account under many budgets.)
 pub fn login_key(login: &str) -> String {
-    login.trim().chars().flat_map(char::to_lowercase).collect()
+    use unicode_normalization::UnicodeNormalization as _;
+    login.trim().nfc().flat_map(char::to_lowercase).collect()
 }
 
 /// 403 `forbidden`: the caller's role is too low for the operation.
@@ -419,6 +421,8 @@ mod tests {
         assert_eq!(login_key("ΟΔΥΣ"), "οδυσ");
         // `İ` does not become a plain `i`, so `HİKARİ1` is not `hikari1`'s key.
         assert_ne!(login_key("HİKARİ1"), login_key("hikari1"));
+        // Composed and decomposed spellings are one key.
+        assert_eq!(login_key("E\u{301}lo"), login_key("\u{e9}lo"));
     }
 
     fn args(keys: &str, active: &str) -> TokenArgs {

@@ -332,6 +332,12 @@ pub async fn change_password(
     }
 
     let new_password = passwords::normalise(&command.new_password);
+    if new_password == passwords::normalise(&command.current_password) {
+        return Err(SessionError::Invalid(vec![field_error(
+            "new_password",
+            "must differ from the current password".to_owned(),
+        )]));
+    }
     let local_part = account.email.split('@').next().unwrap_or_default();
     let violations = ctx
         .password_policy

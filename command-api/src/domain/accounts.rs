@@ -7,6 +7,7 @@ use argon2::{
     password_hash::phc::{Output, ParamsString, Salt},
 };
 use platform::http::FieldError;
+use unicode_normalization::UnicodeNormalization as _;
 
 use super::passwords::{self, PasswordPolicy};
 
@@ -208,9 +209,9 @@ impl PasswordHasher {
 /// A registration whose fields passed every rule.
 #[derive(Debug)]
 pub struct Registration {
-    /// Trimmed and lower-cased, so that one mailbox maps to one account.
+    /// Trimmed, composed (NFC) and lower-cased, so that one mailbox maps to one account.
     pub email: String,
-    /// As typed, trimmed; compared without regard to case.
+    /// As typed, trimmed and composed (NFC); compared without regard to case.
     pub username: String,
     /// As typed.
     pub password: String,
@@ -228,8 +229,9 @@ impl Registration {
         password: &str,
         policy: &PasswordPolicy,
     ) -> Result<Self, Vec<FieldError>> {
-        let email = email.trim().to_lowercase();
-        let username = username.trim().to_owned();
+        // One spelling per address and name: composed (NFC), as sign-in looks them up.
+        let email = email.trim().nfc().collect::<String>().to_lowercase();
+        let username = username.trim().nfc().collect::<String>();
         let password = passwords::normalise(password);
         let mut errors = Vec::new();
         let mut reject = |field: &str, message: String| {
@@ -279,9 +281,11 @@ impl Registration {
 }
 
 /// A deliberately loose check: one `@`, something before it, a dotted domain after
-/// it, no spaces. Whether the mailbox exists is only known by writing to it.
+/// it, no spaces or control characters. Whether the mailbox exists is only known by
+/// writing to it.
 fn is_plausible_email(email: &str) -> bool {
-    if email.len() > EMAIL_MAX_LENGTH || email.chars().any(char::is_whitespace) {
+    if email.len() > EMAIL_MAX_LENGTH || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return false;
     }
     let Some((local, domain)) = email.split_once('@') else {
@@ -324,6 +328,23 @@ mod tests {
             Registration::validate("nope", "-x", "short", &POLICY).expect_err("three problems");
         let fields: Vec<_> = errors.iter().map(|error| error.field.as_str()).collect();
         assert_eq!(fields, ["email", "username", "password"]);
+    }
+
+    #[test]
+    fn one_spelling_per_address_and_no_control_characters() {
+        let password = "velvet kettle orbit marmalade";
+        let composed =
+            Registration::validate("\u{e9}lo@example.org", "r\u{e9}mi", password, &POLICY)
+                .expect("composed");
+        let decomposed =
+            Registration::validate("e\u{301}lo@example.org", "re\u{301}mi", password, &POLICY)
+                .expect("decomposed spellings are accepted as their composed form");
+        assert_eq!(decomposed.email, composed.email);
+        assert_eq!(decomposed.username, composed.username);
+
+        let errors = Registration::validate("a\u{7}b@example.org", "bell", password, &POLICY)
+            .expect_err("a control character");
+        assert_eq!(errors[0].field, "email");
     }
 
     #[test]

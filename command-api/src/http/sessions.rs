@@ -146,6 +146,8 @@ pub async fn login(
         (status = 200, description = "A new pair; the presented refresh token is spent", body = SessionResponse),
         (status = 400, description = "Body is not JSON of the expected shape", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid-refresh-token`: unknown, expired, revoked or already used (reuse revokes the whole session)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate-limited`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database or the rate limiter is unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -178,6 +180,7 @@ pub async fn refresh(
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`: the general per-client limit", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -199,6 +202,7 @@ pub async fn logout(depot: &mut Depot, res: &mut Response) -> Result<(), Problem
     responses(
         (status = 200, description = "Every session revoked", body = VersionResponse),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`: the general per-client limit", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -222,7 +226,9 @@ pub async fn logout_all(depot: &mut Depot, res: &mut Response) -> Result<(), Pro
         (status = 200, description = "Password changed, every session revoked", body = VersionResponse),
         (status = 400, description = "Body is not JSON of the expected shape", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token, or `invalid-credentials`: the current password is wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The new password breaks a rule; see `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password breaks a rule or equals the current one; see `errors`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate-limited`: too many attempts from this client or for this account (the sign-in limits: the current password is checked here too)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )

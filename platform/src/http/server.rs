@@ -11,6 +11,7 @@ use salvo::{
     cors::CorsHandler,
     fuse::FuseConfig,
     handler,
+    http::ParseError,
     prelude::{CatchPanic, Listener},
     routing::filters::{self, Filter as _},
 };
@@ -108,8 +109,18 @@ pub async fn read_json_body<T: DeserializeOwned>(
         .detail(format!("the body must not exceed {max_bytes} bytes"))
     };
     // A body somewhat over the limit is still read to its end, so the client gets the
-    // 413 instead of a reset connection; a body far over it is cut off.
-    let read = req.payload_with_max_size(max_bytes.max(DRAIN_LIMIT_BYTES));
+    // 413 instead of a reset connection; a body far over it is cut off, and one that
+    // declares such a length is refused before any of it is awaited.
+    let read_limit = max_bytes.max(DRAIN_LIMIT_BYTES);
+    let declared = req
+        .headers()
+        .get(salvo::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > read_limit as u64) {
+        return Err(too_large());
+    }
+    let read = req.payload_with_max_size(read_limit);
     let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read)
         .await
         .map_err(|_| {
@@ -123,7 +134,11 @@ pub async fn read_json_body<T: DeserializeOwned>(
                 BODY_READ_TIMEOUT.as_secs()
             ))
         })?
-        .map_err(|_| too_large())?;
+        .map_err(|error| match error {
+            ParseError::PayloadTooLarge => too_large(),
+            // A framing error, such as a chunk size that is not hexadecimal.
+            error => Problem::malformed_body(format!("the body could not be read: {error}")),
+        })?;
     if bytes.len() > max_bytes {
         return Err(too_large());
     }

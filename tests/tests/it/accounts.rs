@@ -243,6 +243,7 @@ async fn login_refresh_reuse_logout_and_password_change() {
         ("password123", "guess"),
         ("hikari velvet kettle orbit", "username"),
         ("short", "characters"),
+        (PASSWORD, "differ"),
     ] {
         let response = post_as(
             &platform,

@@ -209,6 +209,40 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
         assert!(problem["title"].is_string(), "{name}");
     }
 
+    // Framing the client library would not send: a length far over the limit is
+    // refused at once, without waiting for a body that may never come, and a chunked
+    // body whose chunk size is not hexadecimal is malformed, not too large.
+    let address = platform
+        .command_url
+        .trim_start_matches("http://")
+        .to_owned();
+    let raw = |request: &'static str| {
+        let address = address.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(address).expect("connecting");
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .expect("a read timeout");
+            send_and_read(&mut stream, request)
+        })
+    };
+    let huge = raw("POST /v1/auth/register HTTP/1.1\r\nHost: localhost\r\n\
+                    Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{\"email\":")
+    .await
+    .expect("the huge request");
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    assert!(huge.contains("urn:anidex:problem:body-too-large"), "{huge}");
+    let bad_chunk = raw("POST /v1/auth/register HTTP/1.1\r\nHost: localhost\r\n\
+                         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+                         zz\r\n{}\r\n0\r\n\r\n")
+    .await
+    .expect("the badly chunked request");
+    assert!(bad_chunk.starts_with("HTTP/1.1 400"), "{bad_chunk}");
+    assert!(
+        bad_chunk.contains("urn:anidex:problem:malformed-body"),
+        "{bad_chunk}"
+    );
+
     let (_, problem) = problem_of(
         platform
             .register(&json!({"email": "nope", "username": "-", "password": "short"}))
@@ -391,12 +425,19 @@ async fn unknown_routes_methods_and_parameters_are_problems() {
     assert!(after_idle.starts_with("HTTP/1.1 200"), "{after_idle}");
 }
 
-/// Sends `GET /health/live` on a kept-alive connection and returns the whole answer
-/// (its body read to the end, so the next answer starts afresh), or what arrived
-/// before the connection closed.
+/// Sends `GET /health/live` on a kept-alive connection and returns the whole answer.
 fn exchange(stream: &mut std::net::TcpStream) -> String {
+    send_and_read(
+        stream,
+        "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+}
+
+/// Sends `request` as it is and returns the whole answer (its body read to the end,
+/// so a next answer on the connection starts afresh), or what arrived before the
+/// connection closed.
+fn send_and_read(stream: &mut std::net::TcpStream, request: &str) -> String {
     use std::io::{Read, Write};
-    let request = "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
     if let Err(error) = stream.write_all(request.as_bytes()) {
         return format!("writing failed: {error}");
     }
