@@ -33,11 +33,8 @@ pub struct RelayArgs {
     /// Shortest time between the starts of two publishing rounds. Under steady load
     /// the events committed meanwhile go out together: one read, one Kafka request and
     /// one update for all of them rather than for each. An event that follows a quiet
-    /// spell goes out at once; under load one waits at most this long. Each round
-    /// costs a read, a Kafka request and a committed update whatever its size, so a
-    /// shorter interval buys latency under load with CPU: at 100 events/s, 50 ms
-    /// rounds took about 3% of a core more than 100 ms rounds (docs/benchmarks.md).
-    #[arg(long, env = "OUTBOX_ROUND_INTERVAL_MS", default_value_t = 100)]
+    /// spell goes out at once; under load one waits at most this long.
+    #[arg(long, env = "OUTBOX_ROUND_INTERVAL_MS", default_value_t = 50)]
     pub outbox_round_interval_ms: u64,
 
     /// Longest wait between checks for new rows when no notification arrives.
