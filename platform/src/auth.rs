@@ -249,6 +249,11 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map_err(|error| TokenError::Invalid(format!("{:?}", error.kind())))?;
+        // Tokens are issued here, never ahead of time: one that claims a later issue
+        // time was not made by these services' clocks.
+        if data.claims.iat > jsonwebtoken::get_current_timestamp() + LEEWAY_SECS {
+            return Err(invalid("issued in the future"));
+        }
         Ok(Principal {
             user_id: data.claims.sub,
             role: data.claims.role,

@@ -102,6 +102,15 @@ fn bad_tokens(user_id: Uuid) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "issued in the future",
+            sign(
+                &with(good.clone(), "iat", json!(now() + 3600)),
+                "test-1",
+                SECRET,
+                Algorithm::HS256,
+            ),
+        ),
+        (
             "wrong audience",
             sign(
                 &with(good.clone(), "aud", json!("another-api")),
