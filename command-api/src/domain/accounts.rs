@@ -209,7 +209,8 @@ impl PasswordHasher {
 /// A registration whose fields passed every rule.
 #[derive(Debug)]
 pub struct Registration {
-    /// Trimmed, composed (NFC) and lower-cased, so that one mailbox maps to one account.
+    /// In the form of `platform::auth::login_key` (trimmed, composed, lower-cased one
+    /// character at a time), so that one mailbox maps to one account.
     pub email: String,
     /// As typed, trimmed and composed (NFC); compared without regard to case.
     pub username: String,
@@ -229,8 +230,9 @@ impl Registration {
         password: &str,
         policy: &PasswordPolicy,
     ) -> Result<Self, Vec<FieldError>> {
-        // One spelling per address and name: composed (NFC), as sign-in looks them up.
-        let email = email.trim().nfc().collect::<String>().to_lowercase();
+        // One spelling per address and name: an email is stored in exactly the form
+        // sign-in looks a login up by; a username composed (NFC), case kept.
+        let email = platform::auth::login_key(email);
         let username = username.trim().nfc().collect::<String>();
         let password = passwords::normalise(password);
         let mut errors = Vec::new();

@@ -124,8 +124,9 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         )
                         .push(
                             Router::with_path("users/{id}/role")
+                                // The role change reads the caller's stored role
+                                // itself, under a lock in its transaction.
                                 .hoop(require(Role::Admin))
-                                .hoop(StoredRole(Role::Admin))
                                 .put(users::change_role),
                         )
                         .push(
