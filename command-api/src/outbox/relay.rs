@@ -34,7 +34,7 @@ pub struct RelayArgs {
     /// the events committed meanwhile go out together: one read, one Kafka request and
     /// one update for all of them rather than for each. An event that follows a quiet
     /// spell goes out at once; under load one waits at most this long.
-    #[arg(long, env = "OUTBOX_ROUND_INTERVAL_MS", default_value_t = 50)]
+    #[arg(long, env = "OUTBOX_ROUND_INTERVAL_MS", default_value_t = 100)]
     pub outbox_round_interval_ms: u64,
 
     /// Longest wait between checks for new rows when no notification arrives.
