@@ -19,8 +19,19 @@
 //!   are revoked in a rebalance and when the process shuts down. Because a record or
 //!   batch is finished before the next is received, nothing is in flight when either
 //!   happens.
+//! - **No silent stall.** A consumer whose group membership stays broken (no
+//!   coordinator, or a join that never completes) for `CONSUMER_STALL_SECS` is
+//!   replaced by a new one. librdkafka sometimes never finds its coordinator again
+//!   after a broker restart; offsets stored but not yet committed are handled again.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use crate::{config::KafkaArgs, kafka, shutdown::Shutdown};
 use futures::FutureExt as _;
@@ -110,6 +121,13 @@ pub struct RetryArgs {
     /// First retry delay; doubles on each attempt, up to ten seconds.
     #[arg(long, env = "CONSUMER_RETRY_BASE_MS", default_value_t = 200)]
     pub consumer_retry_base_ms: u64,
+
+    /// Seconds a consumer may go without a working group membership (a known
+    /// coordinator and a completed join) before it is replaced by a new one. Longer
+    /// than the session timeout (45 s), which a join may legitimately wait out when
+    /// an earlier member of the group died without leaving.
+    #[arg(long, env = "CONSUMER_STALL_SECS", default_value_t = 60)]
+    pub consumer_stall_secs: u64,
 }
 
 /// One group's wiring.
@@ -120,13 +138,62 @@ pub struct GroupSpec {
     pub topics: Vec<String>,
 }
 
-/// Commits stored offsets before partitions are taken away, and reports lag.
+/// Commits stored offsets before partitions are taken away, reports lag, and watches
+/// the group membership.
 struct GroupContext {
     group: String,
+    health: Mutex<Membership>,
+    stalled: Arc<tokio::sync::Notify>,
+    /// Set once `stalled` fired: a consumer being closed keeps reporting statistics.
+    replaced: AtomicBool,
+}
+
+/// How long a consumer's group membership has been broken.
+#[derive(Debug)]
+struct Membership {
+    stall_after: Duration,
+    broken_since: Option<Instant>,
+}
+
+impl Membership {
+    fn new(stall_after: Duration) -> Self {
+        Self {
+            stall_after,
+            broken_since: None,
+        }
+    }
+
+    /// Records one observation of librdkafka's group state (`up` once the coordinator
+    /// is known) and join state (`steady` once the join completed); true when the
+    /// membership has been broken for longer than allowed.
+    fn observe(&mut self, state: &str, join_state: &str, now: Instant) -> bool {
+        if state == "up" && join_state == "steady" {
+            self.broken_since = None;
+            return false;
+        }
+        let since = *self.broken_since.get_or_insert(now);
+        now.duration_since(since) >= self.stall_after
+    }
 }
 
 impl ClientContext for GroupContext {
     fn stats(&self, statistics: Statistics) {
+        if let Some(group) = &statistics.cgrp {
+            let stalled = self
+                .health
+                .lock()
+                .map(|mut health| health.observe(&group.state, &group.join_state, Instant::now()))
+                .unwrap_or(false);
+            if stalled && !self.replaced.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    kafka.group = %self.group,
+                    kafka.group_state = %group.state,
+                    kafka.join_state = %group.join_state,
+                    "the consumer has had no working group membership for too long; replacing it"
+                );
+                self.stalled.notify_one();
+            }
+        }
         for (topic, topic_stats) in statistics.topics {
             for (partition, partition_stats) in topic_stats.partitions {
                 if partition < 0 || partition_stats.consumer_lag < 0 {
@@ -210,36 +277,90 @@ pub async fn run_group_with_settings<H: Handler>(
         return Ok(());
     }
 
-    let mut config = kafka::client_config(&kafka_args);
-    config
-        .set("group.id", &group)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("statistics.interval.ms", "5000")
-        .set("partition.assignment.strategy", "cooperative-sticky");
-    for (key, value) in &consumer_settings {
-        config.set(key, value);
-    }
-    let consumer: StreamConsumer<GroupContext> = config.create_with_context(GroupContext {
-        group: group.clone(),
-    })?;
-    let subscribed: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&subscribed)?;
     let dead_letters = kafka::shared_producer(&kafka_args, Duration::from_secs(30))?;
-    tracing::info!(kafka.group = %group, kafka.topics = ?spec.topics, "consumer group started");
-
     let worker = Worker {
         group: &group,
         dead_letter_topic: &dead_letter_topic,
         retry: &retry,
         dead_letters: &dead_letters,
     };
+    loop {
+        let consumer = group_consumer(&kafka_args, &group, &retry, &consumer_settings)?;
+        let subscribed: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&subscribed)?;
+        tracing::info!(kafka.group = %group, kafka.topics = ?spec.topics, "consumer group started");
+        match consume(&consumer, &worker, handler.as_ref(), &mut shutdown).await? {
+            Ended::Stopped => {
+                if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync)
+                    && !error.to_string().contains("No offset")
+                {
+                    tracing::warn!(kafka.group = %group, error = %error, "final offset commit failed");
+                }
+                consumer.unsubscribe();
+                tracing::info!(kafka.group = %group, "consumer group stopped");
+                return Ok(());
+            }
+            // Closing a consumer waits for its group, which is what is broken: it
+            // closes on a thread of its own while the replacement starts. Records it
+            // handled without committing their offsets come again.
+            Ended::Stalled => {
+                tokio::task::spawn_blocking(move || drop(consumer));
+            }
+        }
+    }
+}
+
+/// Why [`consume`] returned.
+enum Ended {
+    /// Shutdown was requested.
+    Stopped,
+    /// The group membership stayed broken; the consumer must be replaced.
+    Stalled,
+}
+
+/// A new consumer of `group`, not yet subscribed.
+fn group_consumer(
+    kafka_args: &KafkaArgs,
+    group: &str,
+    retry: &RetryArgs,
+    consumer_settings: &[(String, String)],
+) -> anyhow::Result<StreamConsumer<GroupContext>> {
+    let mut config = kafka::client_config(kafka_args);
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("statistics.interval.ms", "5000")
+        .set("partition.assignment.strategy", "cooperative-sticky");
+    for (key, value) in consumer_settings {
+        config.set(key, value);
+    }
+    Ok(config.create_with_context(GroupContext {
+        group: group.to_owned(),
+        health: Mutex::new(Membership::new(Duration::from_secs(
+            retry.consumer_stall_secs.max(1),
+        ))),
+        stalled: Arc::new(tokio::sync::Notify::new()),
+        replaced: AtomicBool::new(false),
+    })?)
+}
+
+/// Receives and handles records until shutdown or until the membership stalls.
+async fn consume<H: Handler>(
+    consumer: &StreamConsumer<GroupContext>,
+    worker: &Worker<'_>,
+    handler: &H,
+    shutdown: &mut Shutdown,
+) -> anyhow::Result<Ended> {
+    let group = worker.group;
+    let stalled = consumer.context().stalled.clone();
     let max_batch = handler.max_batch().max(1);
-    'receive: loop {
+    loop {
         let message = tokio::select! {
-            _ = shutdown.requested() => break,
+            _ = shutdown.requested() => return Ok(Ended::Stopped),
+            _ = stalled.notified() => return Ok(Ended::Stalled),
             message = consumer.recv() => message,
         };
         let message = match message {
@@ -261,31 +382,19 @@ pub async fn run_group_with_settings<H: Handler>(
                 None => break,
             }
         }
-        if batch.len() > 1 && worker.process_batch(&batch, handler.as_ref()).await {
+        if batch.len() > 1 && worker.process_batch(&batch, handler).await {
             for message in &batch {
                 consumer.store_offset_from_message(message)?;
             }
             continue;
         }
         for message in &batch {
-            if !worker
-                .process(message, handler.as_ref(), &mut shutdown)
-                .await
-            {
-                break 'receive;
+            if !worker.process(message, handler, shutdown).await {
+                return Ok(Ended::Stopped);
             }
             consumer.store_offset_from_message(message)?;
         }
     }
-
-    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync)
-        && !error.to_string().contains("No offset")
-    {
-        tracing::warn!(kafka.group = %group, error = %error, "final offset commit failed");
-    }
-    consumer.unsubscribe();
-    tracing::info!(kafka.group = %group, "consumer group stopped");
-    Ok(())
 }
 
 struct Worker<'a> {
@@ -466,5 +575,28 @@ impl Worker<'_> {
             }
             delay = (delay * 2).min(Duration::from_secs(10));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_membership_stalls_only_after_staying_broken_for_the_whole_allowance() {
+        let start = Instant::now();
+        let at = |seconds: u64| start + Duration::from_secs(seconds);
+        let mut membership = Membership::new(Duration::from_secs(60));
+
+        assert!(!membership.observe("up", "steady", at(0)));
+        // Broken from 5 s on: not yet stalled at 60 s, stalled at 65 s.
+        assert!(!membership.observe("wait-coord", "steady", at(5)));
+        assert!(!membership.observe("up", "wait-join", at(60)));
+        assert!(membership.observe("query-coord", "init", at(65)));
+        // One healthy observation starts the allowance over.
+        assert!(!membership.observe("up", "steady", at(70)));
+        assert!(!membership.observe("up", "wait-sync", at(75)));
+        assert!(!membership.observe("up", "wait-sync", at(134)));
+        assert!(membership.observe("up", "wait-sync", at(135)));
     }
 }

@@ -87,12 +87,22 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `check` until it returns `Some`, failing the test after `DEADLINE`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
+    eventually_within(what, DEADLINE, check).await
+}
+
+/// [`eventually`] with a deadline of its own, for a wait the platform bounds by a
+/// longer timeout.
+pub async fn eventually_within<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         if let Some(value) = check().await {
             return value;
@@ -205,8 +215,13 @@ impl Platform {
     /// Starts the platform for a test that must run alone: one that stops and starts
     /// Kafka, or one whose load would disturb (or be disturbed by) the others.
     pub async fn start_exclusive(test: &str) -> Self {
+        Self::start_exclusive_with_env(test, &[]).await
+    }
+
+    /// [`Platform::start_exclusive`] with extra environment variables.
+    pub async fn start_exclusive_with_env(test: &str, extra_env: &[(&str, &str)]) -> Self {
         let lease = KafkaLease::Exclusive(KAFKA_OUTAGE.clone().write_owned().await);
-        Self::start_with_lease(test, lease, &[]).await
+        Self::start_with_lease(test, lease, extra_env).await
     }
 
     async fn start_with_lease(test: &str, lease: KafkaLease, extra_env: &[(&str, &str)]) -> Self {

@@ -12,7 +12,7 @@ use rdkafka::{
 };
 use uuid::Uuid;
 
-use e2e::harness::{Platform, eventually, stack_env, stack_script};
+use e2e::harness::{Platform, eventually, eventually_within, stack_env, stack_script};
 
 async fn profiles_count(platform: &Platform) -> i64 {
     platform.count("read.user_profiles").await
@@ -20,7 +20,10 @@ async fn profiles_count(platform: &Platform) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_are_accepted_while_kafka_is_down_and_delivered_after() {
-    let platform = Platform::start_exclusive("kafka_outage").await;
+    // Consumers without a working group membership for a second are replaced, so the
+    // outage below exercises the replacement too.
+    let platform =
+        Platform::start_exclusive_with_env("kafka_outage", &[("CONSUMER_STALL_SECS", "1")]).await;
     let first = platform.register_user("before-outage").await;
     platform.wait_profile(first).await;
 
@@ -46,10 +49,30 @@ async fn commands_are_accepted_while_kafka_is_down_and_delivered_after() {
         503,
         "consumers report Kafka as a missing dependency"
     );
+    // librdkafka reports the group state every 5 s; a consumer without a coordinator
+    // for longer than CONSUMER_STALL_SECS is replaced by a new one.
+    eventually(
+        "a consumer without a coordinator to be replaced",
+        || async {
+            platform
+                .consumers
+                .log()
+                .contains("no working group membership")
+                .then_some(())
+        },
+    )
+    .await;
 
     stack_script(&["up", "kafka"]);
+    // The replacements join once the broker has expired the members they replaced
+    // (session timeout, 45 s): recovery may take longer than the usual deadline.
     for user_id in &registered {
-        platform.wait_profile(*user_id).await;
+        eventually_within(
+            &format!("the profile of {user_id}"),
+            Duration::from_secs(150),
+            || async { (platform.profile(*user_id).await.status() == 200).then_some(()) },
+        )
+        .await;
     }
     eventually("the outbox to drain", || async {
         let pending: i64 =
