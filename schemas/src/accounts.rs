@@ -43,6 +43,18 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The role named `name` as stored and serialised (`user`, `moderator`, `admin`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "user" => Some(Self::User),
+            "moderator" => Some(Self::Moderator),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
 /// A user signed in with their password, opening a session. Carries nothing but who
 /// and when: no address, no device, no credential.
 ///

@@ -78,14 +78,13 @@ pub async fn change_role(
         users::lock_admins(&mut tx).await?
     };
     let actor_role = users::role_for_share(&mut tx, actor_id).await?;
-    if actor_role.as_deref().and_then(users::parse_role) != Some(Role::Admin) {
+    if actor_role.as_deref().and_then(Role::parse) != Some(Role::Admin) {
         return Err(ChangeRoleError::NotAdmin(actor_id));
     }
     let user = users::find_for_update(&mut tx, command.user_id)
         .await?
         .ok_or(ChangeRoleError::NotFound(command.user_id))?;
-    let previous_role =
-        users::parse_role(&user.role).ok_or(ChangeRoleError::UnknownRole(user.id))?;
+    let previous_role = Role::parse(&user.role).ok_or(ChangeRoleError::UnknownRole(user.id))?;
     if previous_role == command.role {
         // Nothing changes, so nothing is written; the version still has to match.
         return if user.version == command.expected_version {

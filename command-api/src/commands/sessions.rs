@@ -191,7 +191,7 @@ pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, Sess
         tracing::info!(user.id = %account.id, "sign-in refused: the account changed meanwhile");
         return Err(SessionError::InvalidCredentials);
     };
-    let role = users::parse_role(&role).ok_or(SessionError::UnusableAccount(account.id))?;
+    let role = Role::parse(&role).ok_or(SessionError::UnusableAccount(account.id))?;
 
     tracing::info!(user.id = %account.id, session.id = %family_id, "signed in");
     open_session(ctx, account.id, role, family_id, refresh_token)
@@ -430,7 +430,7 @@ fn open_session(
 }
 
 fn role_of(account: &Credentials) -> Result<Role, SessionError> {
-    users::parse_role(&account.role).ok_or(SessionError::UnusableAccount(account.id))
+    Role::parse(&account.role).ok_or(SessionError::UnusableAccount(account.id))
 }
 
 fn expiry(ctx: &CommandContext, now: DateTime<Utc>) -> DateTime<Utc> {

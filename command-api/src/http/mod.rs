@@ -9,11 +9,16 @@ mod sessions;
 mod users;
 
 use platform::{
-    auth::{BearerSecurity, Principal, Role, TokenKeys, authenticate, forbidden, require},
-    http::{MetricsRecorder, RateLimiter, Readiness, docs_router, health_router, metrics_router},
+    auth::{BearerSecurity, CurrentRoles, Role, TokenKeys, authenticate, confirm_role, require},
+    http::{
+        MetricsRecorder, Problem, RateLimiter, Readiness, docs_router, health_router,
+        metrics_router,
+    },
 };
-use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, Writer as _, async_trait};
+use salvo::{Router, async_trait};
+use sqlx::PgPool;
 use utoipa::OpenApi;
+use uuid::Uuid;
 
 use crate::{commands::CommandContext, store::accounts as stored_accounts};
 
@@ -84,6 +89,7 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -> Router {
     let limiter = state.rate_limiter.clone();
     let tokens = state.tokens.clone();
+    let pool = state.commands.pool.clone();
     let auth_route = |path: &str, scope: &'static str| {
         Router::with_path(path)
             .hoop(limiter.auth_by_client(scope))
@@ -132,7 +138,7 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         .push(
                             Router::with_path("imports")
                                 .hoop(require(Role::Admin))
-                                .hoop(StoredRole(Role::Admin))
+                                .hoop(confirm_role(Role::Admin, StoredRoles(pool.clone())))
                                 .post(imports::request_import)
                                 .push(
                                     Router::with_path("{id}/cancel").post(imports::cancel_import),
@@ -141,7 +147,7 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         .push(
                             Router::with_path("releases")
                                 .hoop(require(Role::Moderator))
-                                .hoop(StoredRole(Role::Moderator))
+                                .hoop(confirm_role(Role::Moderator, StoredRoles(pool.clone())))
                                 .post(releases::create)
                                 .push(
                                     Router::with_path("{id}")
@@ -163,39 +169,21 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
         )
 }
 
-/// Guard after `require` on moderators' and administrators' routes: the caller's role
-/// as stored now must be at least the route's. An access token names the role it was
-/// issued with for its whole lifetime (15 minutes by default); checking the stored
-/// role too makes a demotion take effect on the command side at once. One indexed
-/// read per privileged command.
-struct StoredRole(Role);
+/// The caller's role as stored in the write model, for [`confirm_role`]. An account
+/// that is not stored (or has an unknown role) counts as the least role.
+struct StoredRoles(PgPool);
 
 #[async_trait]
-impl Handler for StoredRole {
-    async fn handle(
-        &self,
-        req: &mut Request,
-        depot: &mut Depot,
-        res: &mut Response,
-        ctrl: &mut FlowCtrl,
-    ) {
-        let (Some(principal), Ok(state)) = (Principal::of(depot), depot.get_typed::<AppState>())
-        else {
-            // `require` runs first and the state is injected above every route.
-            return;
-        };
-        let problem = match stored_accounts::role_of(&state.commands.pool, principal.user_id).await
-        {
-            Ok(role) if role.as_deref().and_then(stored_accounts::parse_role) >= Some(self.0) => {
-                return;
-            }
-            Ok(_) => {
-                tracing::info!(user.id = %principal.user_id, "refused: the stored role is lower than the token's");
-                forbidden()
-            }
-            Err(error) => problems::database_problem(&error),
-        };
-        problem.write(req, depot, res).await;
-        ctrl.skip_rest();
+impl CurrentRoles for StoredRoles {
+    async fn current_role(&self, user_id: Uuid) -> Result<Option<Role>, Problem> {
+        let stored = stored_accounts::role_of(&self.0, user_id)
+            .await
+            .map_err(|error| problems::database_problem(&error))?;
+        Ok(Some(
+            stored
+                .as_deref()
+                .and_then(Role::parse)
+                .unwrap_or(Role::User),
+        ))
     }
 }

@@ -88,16 +88,6 @@ pub struct Credentials {
     pub version: i64,
 }
 
-/// The role named in the `role` column.
-pub fn parse_role(name: &str) -> Option<Role> {
-    match name {
-        "user" => Some(Role::User),
-        "moderator" => Some(Role::Moderator),
-        "admin" => Some(Role::Admin),
-        _ => None,
-    }
-}
-
 /// The user whose email or username is `login` (without regard to case). A username
 /// cannot contain `@`, so the two never collide.
 pub async fn find_by_login(

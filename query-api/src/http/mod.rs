@@ -11,15 +11,16 @@ mod users;
 use std::time::Duration;
 
 use platform::{
-    auth::{BearerSecurity, Role, TokenKeys, authenticate, require},
+    auth::{BearerSecurity, CurrentRoles, Role, TokenKeys, authenticate, confirm_role, require},
     http::{
         MetricsRecorder, Problem, RateLimiter, ReadRoute as _, Readiness, docs_router,
         health_router, metrics_router,
     },
 };
-use salvo::Router;
+use salvo::{Router, async_trait};
 use sqlx::PgPool;
 use utoipa::OpenApi;
+use uuid::Uuid;
 
 /// State every handler can reach through the depot.
 #[derive(Clone)]
@@ -76,6 +77,7 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -> Router {
     let limiter = state.rate_limiter.clone();
     let tokens = state.tokens.clone();
+    let pool = state.pool.clone();
     Router::new()
         .push(health_router(readiness))
         .push(metrics_router(metrics))
@@ -96,16 +98,33 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                         .push(
                             Router::with_path("admin/audit")
                                 .hoop(require(Role::Admin))
+                                .hoop(confirm_role(Role::Admin, ProjectedRoles(pool.clone())))
                                 .get_or_head(audit::list),
                         )
                         .push(
                             Router::with_path("imports")
                                 .hoop(require(Role::Admin))
+                                .hoop(confirm_role(Role::Admin, ProjectedRoles(pool.clone())))
                                 .get_or_head(imports::list)
                                 .push(Router::with_path("{id}").get_or_head(imports::get)),
                         ),
                 ),
         )
+}
+
+/// The caller's role as projected into the read model, for [`confirm_role`]: a
+/// demotion applies as soon as it is projected (usually within milliseconds). An
+/// account not projected yet has nothing to contradict its token, which then decides.
+struct ProjectedRoles(PgPool);
+
+#[async_trait]
+impl CurrentRoles for ProjectedRoles {
+    async fn current_role(&self, user_id: Uuid) -> Result<Option<Role>, Problem> {
+        let profile = crate::store::users::profile(&self.0, user_id)
+            .await
+            .map_err(|error| database_problem(&error))?;
+        Ok(profile.map(|profile| Role::parse(&profile.role).unwrap_or(Role::User)))
+    }
 }
 
 /// The `min_version` query parameter of a read-your-writes request, if given.

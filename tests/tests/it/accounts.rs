@@ -585,6 +585,22 @@ async fn a_demoted_administrator_cannot_act_on_the_token_they_still_hold() {
     let response = set_role(&platform, &admin_token, rin, "admin", version_of(rin).await).await;
     assert_eq!(response.status(), 200);
     let rin_token = access_token(&sign_in(&platform, "rin", PASSWORD).await);
+    let audit_as_rin = || async {
+        let response = platform
+            .http
+            .get(format!("{}/v1/admin/audit", platform.query_url))
+            .bearer_auth(&rin_token)
+            .send()
+            .await
+            .expect("an answer");
+        response.status().as_u16()
+    };
+    // Once the promotion is projected, the query API agrees with the token.
+    eventually(
+        "rin reading the audit trail as an administrator",
+        || async { (audit_as_rin().await == 200).then_some(()) },
+    )
+    .await;
     let response = set_role(&platform, &admin_token, rin, "user", version_of(rin).await).await;
     assert_eq!(response.status(), 200);
 
@@ -616,6 +632,23 @@ async fn a_demoted_administrator_cannot_act_on_the_token_they_still_hold() {
     assert!(forbidden(status, &problem), "{status} {problem}");
     assert_eq!(role_of(rin).await, "user");
     assert_eq!(role_of(sora).await, "user");
+
+    // The query API's administrators' reads follow the projected role, not the token.
+    eventually("the demotion to reach the query API", || async {
+        (audit_as_rin().await == 403).then_some(())
+    })
+    .await;
+    let (status, problem) = problem_of(
+        platform
+            .http
+            .get(format!("{}/v1/imports", platform.query_url))
+            .bearer_auth(&rin_token)
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert!(forbidden(status, &problem), "{status} {problem}");
 
     // A new sign-in carries the stored role.
     let session = sign_in(&platform, "rin", PASSWORD).await;
