@@ -45,7 +45,7 @@ pub struct RegisterResponse {
         (status = 400, description = "Body is not JSON of the expected shape", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email or username already registered", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json, or has a Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate-limited`: too many registrations from this client or for this email", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database or the rate limiter is unavailable", body = Problem, content_type = "application/problem+json"),

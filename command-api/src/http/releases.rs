@@ -203,6 +203,7 @@ async fn edit(
         (status = 400, description = "Body is not a JSON object", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json, or has a Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is unknown, not editable or out of range; `titles` is required", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -236,6 +237,7 @@ pub async fn create(
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`stale-version`: the release changed since that version", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json, or has a Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is unknown, not editable or out of range", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     )
@@ -301,6 +303,7 @@ pub async fn delete(
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`stale-version`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json, or has a Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid season or number", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     )
@@ -389,6 +392,7 @@ fn translation_id(req: &Request) -> Result<i64, Problem> {
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`stale-version`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json, or has a Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A link is not https, or an episode address is invalid", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     )

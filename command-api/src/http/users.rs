@@ -42,6 +42,7 @@ pub struct ChangeRoleRequest {
         (status = 403, description = "The caller is not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`version-conflict`: the user changed since `expected_version`; `last-admin`: the change would leave no administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json, or has a Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

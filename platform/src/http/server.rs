@@ -100,6 +100,23 @@ pub async fn read_json_body<T: DeserializeOwned>(
         )
         .detail("send the body as application/json"));
     }
+    // Request bodies are not decoded: a compressed one would otherwise fail later as
+    // malformed JSON, which would hide the cause.
+    let encoded = req
+        .headers()
+        .get_all(salvo::http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"));
+    if encoded {
+        return Err(Problem::new(
+            salvo::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-content-encoding",
+            "Unsupported content encoding",
+        )
+        .detail("request bodies are read as sent; send the body without Content-Encoding"));
+    }
     let too_large = || {
         Problem::new(
             salvo::http::StatusCode::PAYLOAD_TOO_LARGE,

@@ -209,6 +209,31 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
         assert!(problem["title"].is_string(), "{name}");
     }
 
+    // Request bodies are not decoded: a compressed one is refused for what it is,
+    // while `identity` (no coding at all) is accepted.
+    for (coding, expected_status, expected_type) in [
+        ("gzip", 415, "unsupported-content-encoding"),
+        ("identity, br", 415, "unsupported-content-encoding"),
+        ("identity", 422, "validation"),
+    ] {
+        let response = platform
+            .http
+            .post(&url)
+            .header(CONTENT_TYPE, "application/json")
+            .header("content-encoding", coding)
+            .body(json!({"email": "e@example.org", "username": "-", "password": "x"}).to_string())
+            .send()
+            .await
+            .expect("command-api answers");
+        assert_eq!(response.status().as_u16(), expected_status, "{coding}");
+        let (_, problem) = problem_of(response).await;
+        assert_eq!(
+            problem["type"],
+            format!("urn:anidex:problem:{expected_type}"),
+            "{coding}"
+        );
+    }
+
     // Framing the client library would not send: a length far over the limit is
     // refused at once, without waiting for a body that may never come, and a chunked
     // body whose chunk size is not hexadecimal is malformed, not too large.
