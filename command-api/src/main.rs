@@ -71,6 +71,12 @@ struct Cli {
     #[command(flatten)]
     cors: CorsArgs,
 
+    /// Public base URL of the query API (e.g. `https://api.example.org`). When set, a
+    /// created release and an accepted import answer with a `Location` there, where
+    /// they are read; the command API does not serve them.
+    #[arg(long, env = "QUERY_API_PUBLIC_URL", value_parser = public_base_url)]
+    query_api_public_url: Option<String>,
+
     /// Lifetime of a refresh token, in seconds (30 days by default).
     #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
     refresh_token_ttl_secs: u64,
@@ -254,6 +260,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         commands,
         max_body_bytes: cli.http.max_body_bytes,
         rate_limiter: rate_limiter.clone(),
+        query_api_public_url: cli.query_api_public_url.clone().map(Into::into),
     };
     // Kafka is not a readiness dependency: commands are accepted while it is down
     // and their events wait in the outbox. Redis is one: sign-in refuses without it.
@@ -290,4 +297,43 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     }
     tracing::info!("command-api stopped");
     Ok(())
+}
+
+/// An `http` or `https` URL without a trailing slash.
+fn public_base_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
+        return Err("must be a base URL such as https://api.example.org".to_owned());
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_base_url;
+
+    #[test]
+    fn a_public_base_url_is_an_http_url_without_a_trailing_slash() {
+        assert_eq!(
+            public_base_url(" https://api.example.org/ ").as_deref(),
+            Ok("https://api.example.org")
+        );
+        assert_eq!(
+            public_base_url("http://127.0.0.1:8081").as_deref(),
+            Ok("http://127.0.0.1:8081")
+        );
+        for refused in [
+            "api.example.org",
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://a/?q=1",
+        ] {
+            assert!(public_base_url(refused).is_err(), "{refused}");
+        }
+    }
 }

@@ -257,6 +257,10 @@ impl Platform {
             ("COMMAND_API_LISTEN", format!("127.0.0.1:{command_port}")),
             ("QUERY_API_LISTEN", format!("127.0.0.1:{query_port}")),
             ("CONSUMERS_LISTEN", format!("127.0.0.1:{consumers_port}")),
+            (
+                "QUERY_API_PUBLIC_URL",
+                format!("http://127.0.0.1:{query_port}/"),
+            ),
             ("CONSUMER_RETRY_BASE_MS", "50".to_owned()),
             // A loaded 2-core machine can be slow; tests check answers, not speed.
             ("SEARCH_TIMEOUT_MS", "30000".to_owned()),

@@ -340,6 +340,22 @@ impl ReleaseEditCommand {
     }
 }
 
+fn sets_episode_counts(fields: &Map<String, Value>) -> bool {
+    fields.contains_key("episodes_total") || fields.contains_key("episodes_aired")
+}
+
+/// A moderator who sets either episode count must leave the release with no more
+/// episodes aired than it has. Only checked then: the counts the upstream reports
+/// are taken as they come, and an edit of another field must not fail on them.
+fn check_episode_counts(release: &schemas::releases::ReleaseUpserted) -> Result<(), ReleaseError> {
+    match (release.episodes_aired, release.episodes_total) {
+        (Some(aired), Some(total)) if aired > total => Err(ReleaseError::Invalid(format!(
+            "episodes_aired ({aired}) cannot exceed episodes_total ({total})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a fields object: only editable fields, each of the right type and range.
 pub fn validate_fields(fields: &Map<String, Value>) -> Result<(), ReleaseError> {
     let invalid = |message: String| Err(ReleaseError::Invalid(message));
@@ -546,11 +562,15 @@ pub async fn create_release(
 ) -> Result<(Uuid, i64), ReleaseError> {
     validate_fields(&fields)?;
     let release_id = Uuid::now_v7();
+    let counts_set = sets_episode_counts(&fields);
     let edits = ReleaseEdits {
         fields,
         ..ReleaseEdits::default()
     };
-    edits.apply(releases::blank_release(release_id))?;
+    let release = edits.apply(releases::blank_release(release_id))?;
+    if counts_set {
+        check_episode_counts(&release)?;
+    }
 
     let mut tx = ctx.pool.begin().await?;
     catalog::create_releases(&mut tx, &[release_id]).await?;
@@ -592,8 +612,13 @@ pub async fn edit_release(
     let materials = catalog::materials_of(&mut tx, release_id).await?;
     command.ensure_target_exists(release_id, &edits, &materials)?;
     let action = command.action();
+    let counts_set =
+        matches!(&command, ReleaseEditCommand::Fields(fields) if sets_episode_counts(fields));
     let details = command.apply_to(&mut edits)?;
-    edits.apply(releases::release_from(release_id, &materials))?;
+    let release = edits.apply(releases::release_from(release_id, &materials))?;
+    if counts_set {
+        check_episode_counts(&release)?;
+    }
 
     catalog::save_edits(&mut tx, release_id, &edits).await?;
     publish_release(

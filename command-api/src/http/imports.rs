@@ -11,7 +11,11 @@ use platform::{
     auth::Principal,
     http::{Problem, RequestId, read_json_body},
 };
-use salvo::{Depot, Request, Response, handler, http::StatusCode, writing::Json};
+use salvo::{
+    Depot, Request, Response, handler,
+    http::{StatusCode, header},
+    writing::Json,
+};
 use schemas::imports::{ImportMode, ImportState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -79,7 +83,9 @@ fn audit_context(depot: &Depot) -> Result<AuditContext, Problem> {
     security(("bearer" = [])),
     request_body = ImportRequest,
     responses(
-        (status = 202, description = "Import queued; the parser picks it up", body = ImportAccepted),
+        (status = 202, description = "Import queued; the parser picks it up", body = ImportAccepted, headers(
+            ("Location" = String, description = "The import's progress on the query API, when `QUERY_API_PUBLIC_URL` is set"),
+        )),
         (status = 400, description = "Body is not JSON of the expected shape", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not an administrator", body = Problem, content_type = "application/problem+json"),
@@ -108,6 +114,9 @@ pub async fn request_import(
 
     let import = imports::request_import(&state.commands, &context, request).await?;
 
+    if let Some(location) = state.query_api_location(&format!("/v1/imports/{}", import.id)) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
     res.status_code(StatusCode::ACCEPTED);
     res.render(Json(ImportAccepted::from(import)));
     Ok(())

@@ -33,6 +33,16 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// Verifies access tokens.
     pub tokens: TokenKeys,
+    /// Where the query API is reached, for `Location` headers; see the CLI option.
+    pub query_api_public_url: Option<std::sync::Arc<str>>,
+}
+
+impl AppState {
+    /// The query API's address of `path` (which starts with `/`), if it is known.
+    pub fn query_api_location(&self, path: &str) -> Option<salvo::http::HeaderValue> {
+        let base = self.query_api_public_url.as_deref()?;
+        salvo::http::HeaderValue::from_str(&format!("{base}{path}")).ok()
+    }
 }
 
 #[derive(OpenApi)]

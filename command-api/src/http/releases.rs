@@ -199,7 +199,10 @@ async fn edit(
     post, path = "/v1/releases", tag = "releases", security(("bearer" = [])),
     request_body = ReleaseFields,
     responses(
-        (status = 201, description = "Created", body = ReleaseVersion),
+        (status = 201, description = "Created", body = ReleaseVersion, headers(
+            ("Location" = String, description = "The release on the query API, when `QUERY_API_PUBLIC_URL` is set"),
+            ("ETag" = String, description = "The release's version"),
+        )),
         (status = 400, description = "Body is not a JSON object", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a moderator", body = Problem, content_type = "application/problem+json"),
@@ -218,6 +221,9 @@ pub async fn create(
     let ReleaseFields(fields) = read_json_body(req, state.max_body_bytes).await?;
     let (release_id, version) =
         release_commands::create_release(&state.commands, &context, fields).await?;
+    if let Some(location) = state.query_api_location(&format!("/v1/releases/{release_id}")) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
     render_version(res, StatusCode::CREATED, release_id, version);
     Ok(())
 }

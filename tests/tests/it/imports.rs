@@ -137,12 +137,26 @@ impl<'a> Imports<'a> {
             .request(&json!({"source": "kodik", "mode": "full"}))
             .await;
         assert_eq!(response.status(), 202);
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["state"], "queued");
-        body["import_id"]
+        let import_id = body["import_id"]
             .as_str()
             .and_then(|id| id.parse().ok())
-            .expect("import id")
+            .expect("import id");
+        assert_eq!(
+            location,
+            Some(format!(
+                "{}/v1/imports/{import_id}",
+                self.platform.query_url
+            )),
+            "the import's progress on the query API"
+        );
+        import_id
     }
 
     async fn send(&self, import_id: Uuid, command: CatalogCommand) -> Uuid {

@@ -98,6 +98,11 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
         )
         .await;
     assert_eq!(created.status(), 201);
+    let location = created
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let created: Value = created.json().await.expect("JSON");
     let release_id: Uuid = created["release_id"]
         .as_str()
@@ -105,6 +110,16 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
         .expect("id");
     let path = format!("/v1/releases/{release_id}");
     assert_eq!(created["version"], 1);
+    // The release is read on the query API, which QUERY_API_PUBLIC_URL names (the
+    // harness gives it with a trailing slash, which is dropped).
+    assert_eq!(location, Some(format!("{}{path}", platform.query_url)));
+    let read = platform
+        .http
+        .get(format!("{}?min_version=1", location.unwrap_or_default()))
+        .send()
+        .await
+        .expect("query-api answers");
+    assert_eq!(read.status(), 200);
 
     let v2 = moderator
         .change(
@@ -214,6 +229,11 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
             json!({"genres": ["drama", "Drama"]}),
         ),
         (Method::PATCH, path.clone(), json!({"genres": [" drama"]})),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"episodes_total": 3, "episodes_aired": 4}),
+        ),
         (Method::PATCH, path.clone(), json!({"genres": [""]})),
         (Method::PUT, format!("{path}/episodes/1/abc"), json!({})),
         (
