@@ -306,8 +306,16 @@ fn public_base_url(value: &str) -> Result<String, String> {
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))
         .ok_or("must start with http:// or https://")?;
-    if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
-        return Err("must be a base URL such as https://api.example.org".to_owned());
+    let usable = !rest.is_empty()
+        && !rest.contains(['?', '#', '@'])
+        && salvo::http::HeaderValue::from_str(trimmed).is_ok()
+        && trimmed.is_ascii()
+        && !trimmed.contains(char::is_whitespace);
+    if !usable {
+        return Err(
+            "must be a base URL such as https://api.example.org (ASCII, no credentials, query or fragment)"
+                .to_owned(),
+        );
     }
     Ok(trimmed.to_owned())
 }

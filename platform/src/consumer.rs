@@ -20,9 +20,10 @@
 //!   batch is finished before the next is received, nothing is in flight when either
 //!   happens.
 //! - **No silent stall.** A consumer whose group membership stays broken (no
-//!   coordinator, or a join that never completes) for `CONSUMER_STALL_SECS` is
-//!   replaced by a new one. librdkafka sometimes never finds its coordinator again
-//!   after a broker restart; offsets stored but not yet committed are handled again.
+//!   coordinator, or a join that never completes) for `CONSUMER_STALL_SECS` while a
+//!   broker is reachable is replaced by a new one: librdkafka sometimes never finds
+//!   its coordinator again after a broker restart. Offsets stored but not yet
+//!   committed are handled again. An outage (no broker reachable) is not a stall.
 
 use std::{
     future::Future,
@@ -30,7 +31,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use crate::{config::KafkaArgs, kafka, shutdown::Shutdown};
@@ -123,9 +124,10 @@ pub struct RetryArgs {
     pub consumer_retry_base_ms: u64,
 
     /// Seconds a consumer may go without a working group membership (a known
-    /// coordinator and a completed join) before it is replaced by a new one. Longer
-    /// than the session timeout (45 s), which a join may legitimately wait out when
-    /// an earlier member of the group died without leaving.
+    /// coordinator and a completed join) while a broker is reachable, before it is
+    /// replaced by a new one; 0 never replaces it. Longer than the session timeout
+    /// (45 s), which a join may legitimately wait out when an earlier member of the
+    /// group died without leaving.
     #[arg(long, env = "CONSUMER_STALL_SECS", default_value_t = 60)]
     pub consumer_stall_secs: u64,
 }
@@ -148,41 +150,67 @@ struct GroupContext {
     replaced: AtomicBool,
 }
 
-/// How long a consumer's group membership has been broken.
+/// How long a consumer's group membership has been broken while a broker was
+/// reachable.
 #[derive(Debug)]
 struct Membership {
-    stall_after: Duration,
-    broken_since: Option<Instant>,
+    /// `None`: never replace the consumer.
+    stall_after: Option<Duration>,
+    broken_since: Option<Duration>,
+}
+
+/// One statistics report of librdkafka, as far as the membership is concerned.
+struct Observation<'a> {
+    /// librdkafka's monotonic clock when it made the report (not when the
+    /// application got round to reading it).
+    at: Duration,
+    /// `up` once the group's coordinator is known.
+    state: &'a str,
+    /// `steady` once the join completed; `wait-*-call` while librdkafka waits for
+    /// the application to take an assignment change, which is not a broken group.
+    join_state: &'a str,
+    /// Whether some broker connection is up.
+    broker_up: bool,
 }
 
 impl Membership {
-    fn new(stall_after: Duration) -> Self {
+    fn new(stall_after: Option<Duration>) -> Self {
         Self {
             stall_after,
             broken_since: None,
         }
     }
 
-    /// Records one observation of librdkafka's group state (`up` once the coordinator
-    /// is known) and join state (`steady` once the join completed); true when the
-    /// membership has been broken for longer than allowed.
-    fn observe(&mut self, state: &str, join_state: &str, now: Instant) -> bool {
-        if state == "up" && join_state == "steady" {
+    /// Records one report; true when the membership has been broken, with a broker
+    /// reachable all along, for longer than allowed.
+    fn observe(&mut self, report: &Observation<'_>) -> bool {
+        let joined = report.join_state == "steady" || report.join_state.ends_with("-call");
+        if (report.state == "up" && joined) || !report.broker_up {
             self.broken_since = None;
             return false;
         }
-        let since = *self.broken_since.get_or_insert(now);
-        now.duration_since(since) >= self.stall_after
+        let since = *self.broken_since.get_or_insert(report.at);
+        self.stall_after
+            .is_some_and(|allowance| report.at.saturating_sub(since) >= allowance)
     }
 }
 
 impl ClientContext for GroupContext {
     fn stats(&self, statistics: Statistics) {
         if let Some(group) = &statistics.cgrp {
+            let report = Observation {
+                at: Duration::from_micros(statistics.ts.max(0) as u64),
+                state: &group.state,
+                join_state: &group.join_state,
+                broker_up: statistics
+                    .brokers
+                    .values()
+                    .any(|broker| broker.state == "UP"),
+            };
             let stalled = self
                 .health
                 .lock()
-                .map(|mut health| health.observe(&group.state, &group.join_state, Instant::now()))
+                .map(|mut health| health.observe(&report))
                 .unwrap_or(false);
             if stalled && !self.replaced.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
@@ -300,11 +328,17 @@ pub async fn run_group_with_settings<H: Handler>(
                 tracing::info!(kafka.group = %group, "consumer group stopped");
                 return Ok(());
             }
-            // Closing a consumer waits for its group, which is what is broken: it
-            // closes on a thread of its own while the replacement starts. Records it
-            // handled without committing their offsets come again.
+            // Closing a consumer waits for its group, which is what is broken, and
+            // may never finish: it closes on a detached thread (not the runtime's
+            // blocking pool, which shutdown waits for) while the replacement starts.
+            // Records it handled without committing their offsets come again.
             Ended::Stalled => {
-                tokio::task::spawn_blocking(move || drop(consumer));
+                let closing = std::thread::Builder::new()
+                    .name("kafka-consumer-close".to_owned())
+                    .spawn(move || drop(consumer));
+                if let Err(error) = closing {
+                    tracing::warn!(kafka.group = %group, error = %error, "cannot start a thread to close the stalled consumer");
+                }
             }
         }
     }
@@ -339,9 +373,9 @@ fn group_consumer(
     }
     Ok(config.create_with_context(GroupContext {
         group: group.to_owned(),
-        health: Mutex::new(Membership::new(Duration::from_secs(
-            retry.consumer_stall_secs.max(1),
-        ))),
+        health: Mutex::new(Membership::new(
+            (retry.consumer_stall_secs > 0).then(|| Duration::from_secs(retry.consumer_stall_secs)),
+        )),
         stalled: Arc::new(tokio::sync::Notify::new()),
         replaced: AtomicBool::new(false),
     })?)
@@ -582,21 +616,51 @@ impl Worker<'_> {
 mod tests {
     use super::*;
 
+    fn report(seconds: u64, state: &'static str, join_state: &'static str) -> Observation<'static> {
+        Observation {
+            at: Duration::from_secs(seconds),
+            state,
+            join_state,
+            broker_up: true,
+        }
+    }
+
     #[test]
     fn a_membership_stalls_only_after_staying_broken_for_the_whole_allowance() {
-        let start = Instant::now();
-        let at = |seconds: u64| start + Duration::from_secs(seconds);
-        let mut membership = Membership::new(Duration::from_secs(60));
+        let mut membership = Membership::new(Some(Duration::from_secs(60)));
 
-        assert!(!membership.observe("up", "steady", at(0)));
+        assert!(!membership.observe(&report(0, "up", "steady")));
         // Broken from 5 s on: not yet stalled at 60 s, stalled at 65 s.
-        assert!(!membership.observe("wait-coord", "steady", at(5)));
-        assert!(!membership.observe("up", "wait-join", at(60)));
-        assert!(membership.observe("query-coord", "init", at(65)));
-        // One healthy observation starts the allowance over.
-        assert!(!membership.observe("up", "steady", at(70)));
-        assert!(!membership.observe("up", "wait-sync", at(75)));
-        assert!(!membership.observe("up", "wait-sync", at(134)));
-        assert!(membership.observe("up", "wait-sync", at(135)));
+        assert!(!membership.observe(&report(5, "wait-coord", "steady")));
+        assert!(!membership.observe(&report(60, "up", "wait-join")));
+        assert!(membership.observe(&report(65, "query-coord", "init")));
+        // One healthy report starts the allowance over; waiting for the application
+        // to take an assignment is healthy.
+        assert!(!membership.observe(&report(70, "up", "steady")));
+        assert!(!membership.observe(&report(75, "up", "wait-sync")));
+        assert!(!membership.observe(&report(100, "up", "wait-assign-call")));
+        assert!(!membership.observe(&report(105, "up", "wait-sync")));
+        assert!(!membership.observe(&report(164, "up", "wait-sync")));
+        assert!(membership.observe(&report(165, "up", "wait-sync")));
+    }
+
+    #[test]
+    fn an_outage_is_not_a_stall_and_zero_never_replaces() {
+        let mut membership = Membership::new(Some(Duration::from_secs(60)));
+        let down = |seconds| Observation {
+            broker_up: false,
+            ..report(seconds, "wait-coord", "init")
+        };
+        assert!(!membership.observe(&report(0, "wait-coord", "init")));
+        assert!(!membership.observe(&down(30)));
+        assert!(!membership.observe(&down(300)));
+        // The broker is back: the allowance counts from here.
+        assert!(!membership.observe(&report(305, "query-coord", "init")));
+        assert!(!membership.observe(&report(360, "query-coord", "init")));
+        assert!(membership.observe(&report(365, "query-coord", "init")));
+
+        let mut never = Membership::new(None);
+        assert!(!never.observe(&report(0, "query-coord", "init")));
+        assert!(!never.observe(&report(10_000, "query-coord", "init")));
     }
 }

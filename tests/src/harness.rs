@@ -215,13 +215,8 @@ impl Platform {
     /// Starts the platform for a test that must run alone: one that stops and starts
     /// Kafka, or one whose load would disturb (or be disturbed by) the others.
     pub async fn start_exclusive(test: &str) -> Self {
-        Self::start_exclusive_with_env(test, &[]).await
-    }
-
-    /// [`Platform::start_exclusive`] with extra environment variables.
-    pub async fn start_exclusive_with_env(test: &str, extra_env: &[(&str, &str)]) -> Self {
         let lease = KafkaLease::Exclusive(KAFKA_OUTAGE.clone().write_owned().await);
-        Self::start_with_lease(test, lease, extra_env).await
+        Self::start_with_lease(test, lease, &[]).await
     }
 
     async fn start_with_lease(test: &str, lease: KafkaLease, extra_env: &[(&str, &str)]) -> Self {
