@@ -306,11 +306,10 @@ fn public_base_url(value: &str) -> Result<String, String> {
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))
         .ok_or("must start with http:// or https://")?;
+    // Visible ASCII only, so that every `Location` built on it is a valid header.
     let usable = !rest.is_empty()
         && !rest.contains(['?', '#', '@'])
-        && salvo::http::HeaderValue::from_str(trimmed).is_ok()
-        && trimmed.is_ascii()
-        && !trimmed.contains(char::is_whitespace);
+        && trimmed.bytes().all(|byte| byte.is_ascii_graphic());
     if !usable {
         return Err(
             "must be a base URL such as https://api.example.org (ASCII, no credentials, query or fragment)"
@@ -340,6 +339,9 @@ mod tests {
             "https://",
             "https://a b",
             "https://a/?q=1",
+            "https://user:pw@a",
+            "https://\u{430}pi.example.org",
+            "https://a\u{7}b",
         ] {
             assert!(public_base_url(refused).is_err(), "{refused}");
         }

@@ -27,10 +27,7 @@
 
 use std::{
     future::Future,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -145,9 +142,7 @@ pub struct GroupSpec {
 struct GroupContext {
     group: String,
     health: Mutex<Membership>,
-    stalled: Arc<tokio::sync::Notify>,
-    /// Set once `stalled` fired: a consumer being closed keeps reporting statistics.
-    replaced: AtomicBool,
+    stalled: tokio::sync::Notify,
 }
 
 /// How long a consumer's group membership has been broken while a broker was
@@ -157,6 +152,9 @@ struct Membership {
     /// `None`: never replace the consumer.
     stall_after: Option<Duration>,
     broken_since: Option<Duration>,
+    /// Set once a stall was reported: a consumer being closed keeps reporting
+    /// statistics, and is replaced only once.
+    stalled: bool,
 }
 
 /// One statistics report of librdkafka, as far as the membership is concerned.
@@ -178,20 +176,23 @@ impl Membership {
         Self {
             stall_after,
             broken_since: None,
+            stalled: false,
         }
     }
 
-    /// Records one report; true when the membership has been broken, with a broker
-    /// reachable all along, for longer than allowed.
+    /// Records one report; true, once, when the membership has been broken, with a
+    /// broker reachable all along, for longer than allowed.
     fn observe(&mut self, report: &Observation<'_>) -> bool {
         let joined = report.join_state == "steady" || report.join_state.ends_with("-call");
-        if (report.state == "up" && joined) || !report.broker_up {
+        if self.stalled || (report.state == "up" && joined) || !report.broker_up {
             self.broken_since = None;
             return false;
         }
         let since = *self.broken_since.get_or_insert(report.at);
-        self.stall_after
-            .is_some_and(|allowance| report.at.saturating_sub(since) >= allowance)
+        self.stalled = self
+            .stall_after
+            .is_some_and(|allowance| report.at.saturating_sub(since) >= allowance);
+        self.stalled
     }
 }
 
@@ -212,7 +213,7 @@ impl ClientContext for GroupContext {
                 .lock()
                 .map(|mut health| health.observe(&report))
                 .unwrap_or(false);
-            if stalled && !self.replaced.swap(true, Ordering::Relaxed) {
+            if stalled {
                 tracing::warn!(
                     kafka.group = %self.group,
                     kafka.group_state = %group.state,
@@ -376,8 +377,7 @@ fn group_consumer(
         health: Mutex::new(Membership::new(
             (retry.consumer_stall_secs > 0).then(|| Duration::from_secs(retry.consumer_stall_secs)),
         )),
-        stalled: Arc::new(tokio::sync::Notify::new()),
-        replaced: AtomicBool::new(false),
+        stalled: tokio::sync::Notify::new(),
     })?)
 }
 
@@ -389,7 +389,7 @@ async fn consume<H: Handler>(
     shutdown: &mut Shutdown,
 ) -> anyhow::Result<Ended> {
     let group = worker.group;
-    let stalled = consumer.context().stalled.clone();
+    let stalled = &consumer.context().stalled;
     let max_batch = handler.max_batch().max(1);
     loop {
         let message = tokio::select! {
@@ -634,6 +634,9 @@ mod tests {
         assert!(!membership.observe(&report(5, "wait-coord", "steady")));
         assert!(!membership.observe(&report(60, "up", "wait-join")));
         assert!(membership.observe(&report(65, "query-coord", "init")));
+        // Reported once: the consumer is being replaced.
+        assert!(!membership.observe(&report(70, "query-coord", "init")));
+        let mut membership = Membership::new(Some(Duration::from_secs(60)));
         // One healthy report starts the allowance over; waiting for the application
         // to take an assignment is healthy.
         assert!(!membership.observe(&report(70, "up", "steady")));
