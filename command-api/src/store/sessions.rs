@@ -55,37 +55,50 @@ pub async fn open_for_sign_in(
     sign_in: SignIn<'_>,
     events: outbox::Batch,
 ) -> Result<Option<String>, sqlx::Error> {
-    fn statement(lock: &str) -> String {
+    // The plain statement has no update of the account at all: a sign-in that does
+    // not upgrade the hash leaves PostgreSQL less to plan and run.
+    fn statement(upgrade: bool) -> String {
+        let (lock, upgraded, next) = if upgrade {
+            (
+                "FOR UPDATE",
+                "upgraded AS ( \
+                     UPDATE users SET password_hash = $7 FROM account \
+                     WHERE users.id = account.id \
+                 ), ",
+                8,
+            )
+        } else {
+            ("FOR SHARE", "", 7)
+        };
         format!(
             "WITH account AS ( \
                  SELECT id, role FROM users WHERE id = $1 AND password_hash = $2 {lock} \
-             ), upgraded AS ( \
-                 UPDATE users SET password_hash = $3 FROM account \
-                 WHERE users.id = account.id AND $3::text IS NOT NULL \
-             ), session AS ( \
+             ), {upgraded}session AS ( \
                  INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) \
-                 SELECT $4, $5, id, $6, $7 FROM account \
+                 SELECT $3, $4, id, $5, $6 FROM account \
                  RETURNING user_id \
              ), events AS ({}) \
              SELECT role FROM account",
-            outbox::Batch::insert_sql(8, "EXISTS (SELECT FROM session)")
+            outbox::Batch::insert_sql(next, "EXISTS (SELECT FROM session)")
         )
     }
-    static SHARED: LazyLock<String> = LazyLock::new(|| statement("FOR SHARE"));
-    static EXCLUSIVE: LazyLock<String> = LazyLock::new(|| statement("FOR UPDATE"));
+    static PLAIN: LazyLock<String> = LazyLock::new(|| statement(false));
+    static UPGRADING: LazyLock<String> = LazyLock::new(|| statement(true));
     let sql = if sign_in.new_hash.is_some() {
-        &EXCLUSIVE
+        &UPGRADING
     } else {
-        &SHARED
+        &PLAIN
     };
-    let query = sqlx::query(sql)
+    let mut query = sqlx::query(sql)
         .bind(sign_in.user_id)
         .bind(sign_in.verified_hash)
-        .bind(sign_in.new_hash)
         .bind(sign_in.token_hash)
         .bind(sign_in.family_id)
         .bind(sign_in.issued_at)
         .bind(sign_in.expires_at);
+    if let Some(new_hash) = sign_in.new_hash {
+        query = query.bind(new_hash);
+    }
     let row = events.bind(query).fetch_optional(pool).await?;
     row.map(|row| row.try_get("role")).transpose()
 }
