@@ -23,6 +23,9 @@ use uuid::Uuid;
 /// Advisory lock key that elects the publishing relay ("outbox" in ASCII).
 const RELAY_LOCK_KEY: i64 = 0x6f75_7462_6f78;
 
+/// The channel the outbox trigger notifies at each commit with events.
+const CHANNEL: &str = "outbox_pending";
+
 /// How the relay behaves.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RelayArgs {
@@ -132,22 +135,11 @@ async fn publish_while_leader(
     args: &RelayArgs,
     shutdown: &mut Shutdown,
 ) {
-    let mut listener = match PgListener::connect_with(pool).await {
-        Ok(listener) => Some(listener),
-        Err(error) => {
-            tracing::warn!(error = %error, "outbox relay falls back to polling");
-            None
-        }
-    };
-    if let Some(listener) = listener.as_mut()
-        && let Err(error) = listener.listen("outbox_pending").await
-    {
-        tracing::warn!(error = %error, "outbox relay cannot listen for notifications");
-    }
-
+    let mut wakeups = Wakeups::connect(pool).await;
     let poll_interval = Duration::from_millis(args.outbox_poll_interval_ms);
     let round_interval = Duration::from_millis(args.outbox_round_interval_ms);
     let mut last_round: Option<Instant> = None;
+    let mut previous_published = false;
     let mut backoff = Duration::from_millis(100);
     let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
 
@@ -169,20 +161,27 @@ async fn publish_while_leader(
             }
         }
         // Every notification received so far is for a row this round reads.
-        if let Some(listener) = listener.as_mut() {
-            while listener.next_buffered().is_some() {}
-        }
+        wakeups.drain();
         last_round = Some(Instant::now());
 
         match publish_batch(pool, producer, args.outbox_batch_size).await {
-            Ok(published) if published as i64 == args.outbox_batch_size => {
+            Ok(published) => {
                 backoff = Duration::from_millis(100);
-                last_round = None;
-                continue;
-            }
-            Ok(_) => {
-                backoff = Duration::from_millis(100);
-                wait_for_rows(listener.as_mut(), poll_interval, shutdown).await;
+                let busy = published > 0 && previous_published;
+                previous_published = published > 0;
+                if published as i64 == args.outbox_batch_size {
+                    last_round = None;
+                } else if busy {
+                    // Rounds now follow each other at the interval until one finds
+                    // nothing, so notifications would only cost work.
+                    wakeups.pause().await;
+                } else if published == 0 && wakeups.resume().await {
+                    // Rows committed before the subscription took effect sent no
+                    // notification: look once more before waiting.
+                    last_round = None;
+                } else if published == 0 || wakeups.listening {
+                    wakeups.wait(poll_interval, shutdown).await;
+                }
             }
             Err(error) => {
                 tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "outbox relay round failed");
@@ -191,6 +190,99 @@ async fn publish_while_leader(
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// The relay's subscription to the outbox trigger's notifications.
+///
+/// A notification costs work at each commit with events: the database wakes the
+/// subscribed backend, which sends it here. When events come faster than rounds can
+/// run, rounds follow each other at `OUTBOX_ROUND_INTERVAL_MS` anyway, so after two
+/// rounds in a row found rows the relay unsubscribes; it subscribes again when a
+/// round finds nothing, then looks once more (a row that committed before the
+/// subscription sent nothing).
+/// Without a working subscription the relay polls every `OUTBOX_POLL_INTERVAL_MS`.
+struct Wakeups {
+    listener: Option<PgListener>,
+    listening: bool,
+}
+
+impl Wakeups {
+    async fn connect(pool: &PgPool) -> Self {
+        let listener = match PgListener::connect_with(pool).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(error = %error, "outbox relay falls back to polling");
+                None
+            }
+        };
+        let mut wakeups = Self {
+            listener,
+            listening: false,
+        };
+        wakeups.resume().await;
+        wakeups
+    }
+
+    /// Subscribes if it is not; true when it just did.
+    async fn resume(&mut self) -> bool {
+        let Some(listener) = self.listener.as_mut() else {
+            return false;
+        };
+        if self.listening {
+            return false;
+        }
+        match listener.listen(CHANNEL).await {
+            Ok(()) => {
+                self.listening = true;
+                true
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "outbox relay cannot listen for notifications");
+                false
+            }
+        }
+    }
+
+    /// Unsubscribes while rounds run back to back.
+    async fn pause(&mut self) {
+        let Some(listener) = self.listener.as_mut() else {
+            return;
+        };
+        if !self.listening {
+            return;
+        }
+        // Not listening any more either way: a failed UNLISTEN means a lost
+        // connection, which `resume` replaces.
+        self.listening = false;
+        if let Err(error) = listener.unlisten(CHANNEL).await {
+            tracing::debug!(error = %error, "outbox relay could not unsubscribe");
+        }
+    }
+
+    /// Forgets the notifications received so far.
+    fn drain(&mut self) {
+        if let Some(listener) = self.listener.as_mut() {
+            while listener.next_buffered().is_some() {}
+        }
+    }
+
+    /// Waits for a notification, at most `poll`.
+    async fn wait(&mut self, poll: Duration, shutdown: &mut Shutdown) {
+        match self.listener.as_mut().filter(|_| self.listening) {
+            Some(listener) => {
+                tokio::select! {
+                    _ = shutdown.requested() => {}
+                    _ = tokio::time::timeout(poll, listener.recv()) => {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = shutdown.requested() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
             }
         }
     }
@@ -217,20 +309,6 @@ async fn housekeeping(pool: &PgPool, retention_hours: i64) {
     .await;
     if let Err(error) = deleted {
         tracing::warn!(error = %error, "deleting old outbox rows failed");
-    }
-}
-
-async fn wait_for_rows(listener: Option<&mut PgListener>, poll: Duration, shutdown: &mut Shutdown) {
-    let Some(listener) = listener else {
-        tokio::select! {
-            _ = shutdown.requested() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
-        return;
-    };
-    tokio::select! {
-        _ = shutdown.requested() => {}
-        _ = tokio::time::timeout(poll, listener.recv()) => {}
     }
 }
 

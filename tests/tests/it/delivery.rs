@@ -208,3 +208,60 @@ async fn events_committed_close_together_share_a_relay_round() {
         "12 events published in {rounds} rounds"
     );
 }
+
+/// The statement the relay's notification connection ran last, if it is connected.
+async fn relay_subscription(platform: &Platform) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE '%LISTEN \"outbox_pending\"'",
+    )
+    .fetch_optional(&platform.db)
+    .await
+    .expect("reading pg_stat_activity")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_relay_unsubscribes_and_an_idle_one_is_woken_again() {
+    // Polling so rare that only a notification can deliver the last event in time.
+    let platform = Platform::start_with_env(
+        "relay_wakeups",
+        &[
+            ("OUTBOX_ROUND_INTERVAL_MS", "4000"),
+            ("OUTBOX_POLL_INTERVAL_MS", "600000"),
+        ],
+    )
+    .await;
+    eventually("the relay to subscribe", || async {
+        (relay_subscription(&platform).await.as_deref() == Some("LISTEN \"outbox_pending\""))
+            .then_some(())
+    })
+    .await;
+
+    // Two rounds in a row with events: the first burst's and, since no round in
+    // between finds the outbox empty, the second's.
+    for burst in 0..2 {
+        let mut registered = Vec::new();
+        for n in 0..4 {
+            registered.push(platform.register_user(&format!("busy-{burst}-{n}")).await);
+        }
+        if burst == 1 {
+            eventually("the busy relay to unsubscribe", || async {
+                (relay_subscription(&platform).await.as_deref()
+                    == Some("UNLISTEN \"outbox_pending\""))
+                .then_some(())
+            })
+            .await;
+        }
+        for user_id in &registered {
+            platform.wait_profile(*user_id).await;
+        }
+    }
+    eventually("the idle relay to subscribe again", || async {
+        (relay_subscription(&platform).await.as_deref() == Some("LISTEN \"outbox_pending\""))
+            .then_some(())
+    })
+    .await;
+
+    let late = platform.register_user("after-the-burst").await;
+    platform.wait_profile(late).await;
+}
