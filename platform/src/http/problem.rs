@@ -7,7 +7,7 @@
 
 use salvo::{
     Depot, FlowCtrl, Handler, Request, Response, Writer, async_trait,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
 };
 use serde::Serialize;
 
@@ -51,6 +51,9 @@ pub struct Problem {
     /// Seconds after which a retry may succeed (also sent as `Retry-After`).
     #[serde(skip)]
     pub retry_after_secs: Option<u64>,
+    /// Further response headers that tell the client what would be accepted.
+    #[serde(skip)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -64,6 +67,7 @@ impl Problem {
             errors: Vec::new(),
             request_id: None,
             retry_after_secs: None,
+            headers: Vec::new(),
         }
     }
 
@@ -79,6 +83,12 @@ impl Problem {
             field: field.into(),
             message: message.into(),
         });
+        self
+    }
+
+    /// Adds a response header, such as the `Accept-Encoding` of a 415.
+    pub fn header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
         self
     }
 
@@ -171,6 +181,9 @@ impl Problem {
         if let Some(seconds) = self.retry_after_secs {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        for (name, value) in &self.headers {
+            res.headers_mut().insert(name.clone(), value.clone());
         }
         match serde_json::to_vec(&self) {
             Ok(body) => {

@@ -98,7 +98,8 @@ pub async fn read_json_body<T: DeserializeOwned>(
             "unsupported-media-type",
             "Unsupported media type",
         )
-        .detail("send the body as application/json"));
+        .detail("send the body as application/json")
+        .header(salvo::http::header::ACCEPT, "application/json"));
     }
     // Request bodies are not decoded: a compressed one would otherwise fail later as
     // malformed JSON, which would hide the cause.
@@ -115,7 +116,9 @@ pub async fn read_json_body<T: DeserializeOwned>(
             "unsupported-content-encoding",
             "Unsupported content encoding",
         )
-        .detail("request bodies are read as sent; send the body without Content-Encoding"));
+        .detail("request bodies are read as sent; send the body without Content-Encoding")
+        // RFC 9110, section 12.5.3: which codings a request body may have.
+        .header(salvo::http::header::ACCEPT_ENCODING, "identity"));
     }
     let too_large = || {
         Problem::new(

@@ -200,6 +200,10 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
             .await
             .expect("command-api answers");
         assert_eq!(response.status().as_u16(), expected_status, "{name}");
+        if expected_status == 415 {
+            // What would have been accepted.
+            assert_eq!(response.headers()["accept"], "application/json", "{name}");
+        }
         let (_, problem) = problem_of(response).await;
         assert_eq!(
             problem["type"],
@@ -226,6 +230,13 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
             .await
             .expect("command-api answers");
         assert_eq!(response.status().as_u16(), expected_status, "{coding}");
+        if expected_status == 415 {
+            assert_eq!(
+                response.headers()["accept-encoding"],
+                "identity",
+                "{coding}"
+            );
+        }
         let (_, problem) = problem_of(response).await;
         assert_eq!(
             problem["type"],
