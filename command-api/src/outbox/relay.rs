@@ -26,6 +26,11 @@ const RELAY_LOCK_KEY: i64 = 0x6f75_7462_6f78;
 /// The channel the outbox trigger notifies at each commit with events.
 const CHANNEL: &str = "outbox_pending";
 
+/// Rounds in a row that find rows before the relay stops listening for
+/// notifications, and that find none before it listens again.
+const BUSY_ROUNDS: u32 = 2;
+const QUIET_ROUNDS: u32 = 3;
+
 /// How the relay behaves.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RelayArgs {
@@ -139,7 +144,7 @@ async fn publish_while_leader(
     let poll_interval = Duration::from_millis(args.outbox_poll_interval_ms);
     let round_interval = Duration::from_millis(args.outbox_round_interval_ms);
     let mut last_round: Option<Instant> = None;
-    let mut previous_published = false;
+    let (mut busy_rounds, mut quiet_rounds) = (0_u32, 0_u32);
     let mut backoff = Duration::from_millis(100);
     let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
 
@@ -167,19 +172,29 @@ async fn publish_while_leader(
         match publish_batch(pool, producer, args.outbox_batch_size).await {
             Ok(published) => {
                 backoff = Duration::from_millis(100);
-                let busy = published > 0 && previous_published;
-                previous_published = published > 0;
+                if published > 0 {
+                    (busy_rounds, quiet_rounds) = (busy_rounds + 1, 0);
+                } else {
+                    (busy_rounds, quiet_rounds) = (0, quiet_rounds + 1);
+                }
                 if published as i64 == args.outbox_batch_size {
                     last_round = None;
-                } else if busy {
-                    // Rounds now follow each other at the interval until one finds
-                    // nothing, so notifications would only cost work.
-                    wakeups.pause().await;
-                } else if published == 0 && wakeups.resume().await {
+                } else if published > 0 {
+                    if busy_rounds >= BUSY_ROUNDS {
+                        // Rounds follow each other at the interval while rows keep
+                        // coming, so notifications would only cost work.
+                        wakeups.pause().await;
+                    }
+                    if wakeups.listening {
+                        wakeups.wait(poll_interval, shutdown).await;
+                    }
+                } else if !wakeups.listening && quiet_rounds < QUIET_ROUNDS {
+                    // Just busy: a few more rounds at the interval before listening.
+                } else if wakeups.resume().await {
                     // Rows committed before the subscription took effect sent no
                     // notification: look once more before waiting.
                     last_round = None;
-                } else if published == 0 || wakeups.listening {
+                } else {
                     wakeups.wait(poll_interval, shutdown).await;
                 }
             }
@@ -198,67 +213,76 @@ async fn publish_while_leader(
 /// The relay's subscription to the outbox trigger's notifications.
 ///
 /// A notification costs work at each commit with events: the database wakes the
-/// subscribed backend, which sends it here. When events come faster than rounds can
-/// run, rounds follow each other at `OUTBOX_ROUND_INTERVAL_MS` anyway, so after two
-/// rounds in a row found rows the relay unsubscribes; it subscribes again when a
-/// round finds nothing, then looks once more (a row that committed before the
-/// subscription sent nothing).
-/// Without a working subscription the relay polls every `OUTBOX_POLL_INTERVAL_MS`.
+/// subscribed backend, which sends it here. When events keep coming, rounds follow
+/// each other at `OUTBOX_ROUND_INTERVAL_MS` anyway, so after [`BUSY_ROUNDS`] rounds in
+/// a row found rows the relay unsubscribes; after [`QUIET_ROUNDS`] that find none it
+/// subscribes again, then looks once more (a row that committed before the
+/// subscription sent nothing). When it cannot subscribe it polls every
+/// `OUTBOX_POLL_INTERVAL_MS`, and tries again after each round that finds nothing.
 struct Wakeups {
+    pool: PgPool,
     listener: Option<PgListener>,
     listening: bool,
 }
 
 impl Wakeups {
     async fn connect(pool: &PgPool) -> Self {
-        let listener = match PgListener::connect_with(pool).await {
-            Ok(listener) => Some(listener),
-            Err(error) => {
-                tracing::warn!(error = %error, "outbox relay falls back to polling");
-                None
-            }
-        };
         let mut wakeups = Self {
-            listener,
+            pool: pool.clone(),
+            listener: None,
             listening: false,
         };
         wakeups.resume().await;
         wakeups
     }
 
-    /// Subscribes if it is not; true when it just did.
+    /// Subscribes if it is not; true when it just did. A listener whose connection
+    /// failed is replaced by a new one once.
     async fn resume(&mut self) -> bool {
-        let Some(listener) = self.listener.as_mut() else {
-            return false;
-        };
         if self.listening {
             return false;
         }
-        match listener.listen(CHANNEL).await {
-            Ok(()) => {
-                self.listening = true;
-                true
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "outbox relay cannot listen for notifications");
-                false
+        for attempt in 1..=2 {
+            let listener = match self.listener.as_mut() {
+                Some(listener) => listener,
+                None => match PgListener::connect_with(&self.pool).await {
+                    Ok(listener) => self.listener.insert(listener),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "outbox relay cannot connect for notifications; polling");
+                        return false;
+                    }
+                },
+            };
+            match listener.listen(CHANNEL).await {
+                Ok(()) => {
+                    self.listening = true;
+                    return true;
+                }
+                Err(error) => {
+                    // The connection is most likely gone (it idled while the relay
+                    // was busy); the listener only replaces it while receiving.
+                    self.listener = None;
+                    if attempt == 2 {
+                        tracing::warn!(error = %error, "outbox relay cannot listen for notifications; polling");
+                    }
+                }
             }
         }
+        false
     }
 
     /// Unsubscribes while rounds run back to back.
     async fn pause(&mut self) {
-        let Some(listener) = self.listener.as_mut() else {
-            return;
-        };
         if !self.listening {
             return;
         }
-        // Not listening any more either way: a failed UNLISTEN means a lost
-        // connection, which `resume` replaces.
         self.listening = false;
-        if let Err(error) = listener.unlisten(CHANNEL).await {
+        if let Some(listener) = self.listener.as_mut()
+            && let Err(error) = listener.unlisten(CHANNEL).await
+        {
+            // Not listening either way; `resume` starts over on a new connection.
             tracing::debug!(error = %error, "outbox relay could not unsubscribe");
+            self.listener = None;
         }
     }
 

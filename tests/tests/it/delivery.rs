@@ -2,7 +2,10 @@
 //! resumes without duplicating anything, and a poison record is parked in the
 //! dead-letter topic while the group moves on.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use rdkafka::{
     ClientConfig, Message as _,
@@ -209,11 +212,12 @@ async fn events_committed_close_together_share_a_relay_round() {
     );
 }
 
-/// The statement the relay's notification connection ran last, if it is connected.
-async fn relay_subscription(platform: &Platform) -> Option<String> {
-    sqlx::query_scalar(
-        "SELECT query FROM pg_stat_activity \
-         WHERE datname = current_database() AND query LIKE '%LISTEN \"outbox_pending\"'",
+/// The backend and last statement of the relay's notification connection.
+async fn relay_subscription(platform: &Platform) -> Option<(i32, String)> {
+    sqlx::query_as(
+        "SELECT pid, query FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ~ '^(UN)?LISTEN \"outbox_pending\";?$' \
+         ORDER BY backend_start DESC LIMIT 1",
     )
     .fetch_optional(&platform.db)
     .await
@@ -226,39 +230,60 @@ async fn a_busy_relay_unsubscribes_and_an_idle_one_is_woken_again() {
     let platform = Platform::start_with_env(
         "relay_wakeups",
         &[
-            ("OUTBOX_ROUND_INTERVAL_MS", "4000"),
+            ("OUTBOX_ROUND_INTERVAL_MS", "1500"),
             ("OUTBOX_POLL_INTERVAL_MS", "600000"),
         ],
     )
     .await;
+    let listening = |query: &str| query.starts_with("LISTEN");
     eventually("the relay to subscribe", || async {
-        (relay_subscription(&platform).await.as_deref() == Some("LISTEN \"outbox_pending\""))
-            .then_some(())
+        relay_subscription(&platform)
+            .await
+            .filter(|(_, query)| listening(query))
     })
     .await;
 
-    // Two rounds in a row with events: the first burst's and, since no round in
-    // between finds the outbox empty, the second's.
-    for burst in 0..2 {
+    // A registration every few hundred milliseconds keeps every round busy until the
+    // relay unsubscribes.
+    let stop = AtomicBool::new(false);
+    let load = async {
         let mut registered = Vec::new();
-        for n in 0..4 {
-            registered.push(platform.register_user(&format!("busy-{burst}-{n}")).await);
+        for n in 0..200 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            registered.push(platform.register_user(&format!("busy-{n}")).await);
+            // Pacing of the load, not a wait for anything.
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        if burst == 1 {
-            eventually("the busy relay to unsubscribe", || async {
-                (relay_subscription(&platform).await.as_deref()
-                    == Some("UNLISTEN \"outbox_pending\""))
-                .then_some(())
-            })
-            .await;
-        }
-        for user_id in &registered {
-            platform.wait_profile(*user_id).await;
-        }
+        registered
+    };
+    let paused = async {
+        let paused = eventually("the busy relay to unsubscribe", || async {
+            relay_subscription(&platform)
+                .await
+                .filter(|(_, query)| query.starts_with("UNLISTEN"))
+        })
+        .await;
+        stop.store(true, Ordering::Relaxed);
+        paused
+    };
+    let (registered, (listener_pid, _)) = tokio::join!(load, paused);
+    // The idle connection may die while the relay does not use it; it must then
+    // subscribe on a new one.
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(listener_pid)
+        .fetch_one(&platform.db)
+        .await
+        .expect("terminating the listener's backend");
+    assert!(terminated);
+    for user_id in &registered {
+        platform.wait_profile(*user_id).await;
     }
     eventually("the idle relay to subscribe again", || async {
-        (relay_subscription(&platform).await.as_deref() == Some("LISTEN \"outbox_pending\""))
-            .then_some(())
+        relay_subscription(&platform)
+            .await
+            .filter(|(pid, query)| *pid != listener_pid && listening(query))
     })
     .await;
 
