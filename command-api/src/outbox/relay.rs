@@ -26,9 +26,9 @@ const RELAY_LOCK_KEY: i64 = 0x6f75_7462_6f78;
 /// The channel the outbox trigger notifies at each commit with events.
 const CHANNEL: &str = "outbox_pending";
 
-/// Rounds in a row that find rows before the relay stops listening for
-/// notifications, and that find none before it listens again.
+/// Rounds in a row that find rows before the relay stops listening for notifications.
 const BUSY_ROUNDS: u32 = 2;
+/// Rounds in a row that find none before it listens again.
 const QUIET_ROUNDS: u32 = 3;
 
 /// How the relay behaves.
