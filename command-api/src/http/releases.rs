@@ -40,18 +40,80 @@ pub struct ReleaseVersion {
     version: i64,
 }
 
-/// Editable fields of a release: `kind`, `status`, `titles`, `year`, `airing_season`,
-/// `genres`, `age_rating`, `description`, `poster_url`, `episodes_total`,
-/// `episodes_aired`, `next_episode_at`, `score`; `null` clears a field. Values have the
-/// shapes of the `release.upserted` event.
-#[derive(Deserialize, ToSchema)]
-#[schema(value_type = Object, example = json!({
+/// The body of a release's create and patch: editable fields by name, checked
+/// against the editable list and the event contract's types when the command runs.
+/// Documented by [`ReleaseFieldsDoc`].
+#[derive(Deserialize)]
+pub struct ReleaseFields(Map<String, Value>);
+
+/// Editable fields of a release, each optional, and no other field is accepted;
+/// `null` clears one that may be empty. Values have the shapes of the
+/// `release.upserted` event.
+#[derive(ToSchema)]
+#[schema(as = ReleaseFields, example = json!({
     "kind": "tv", "status": "ongoing",
     "titles": [{"text": "Sousou no Frieren", "language": "romaji", "kind": "main"},
                {"text": "Провожающая в последний путь Фрирен", "language": "ru", "kind": "main"}],
     "year": 2023, "genres": ["adventure", "drama", "fantasy"], "episodes_total": 28
 }))]
-pub struct ReleaseFields(Map<String, Value>);
+#[expect(dead_code, reason = "only describes the body in the OpenAPI document")]
+pub struct ReleaseFieldsDoc {
+    /// `tv`, `movie`, `ova`, `ona`, `special` or `music`.
+    #[schema(required = false)]
+    kind: String,
+    /// `announced`, `ongoing` or `released`.
+    #[schema(required = false)]
+    status: String,
+    /// Every name of the release: at least one, each once. Required on create.
+    #[schema(required = false)]
+    titles: Vec<TitleDoc>,
+    /// Start year, 1900 to 2100.
+    year: Option<i32>,
+    /// The season it started airing.
+    airing_season: Option<AiringSeasonDoc>,
+    /// At most 50 names, distinct regardless of case, each 1 to 64 characters
+    /// without surrounding spaces.
+    #[schema(required = false)]
+    genres: Vec<String>,
+    /// `g`, `pg`, `pg13`, `r`, `r_plus` or `rx`.
+    age_rating: Option<String>,
+    /// Synopsis, at most 20000 characters.
+    description: Option<String>,
+    /// Poster, an absolute https URL.
+    poster_url: Option<String>,
+    /// Episodes planned, 0 to 100000.
+    episodes_total: Option<i32>,
+    /// Episodes aired, 0 to 100000 and not above `episodes_total`.
+    episodes_aired: Option<i32>,
+    /// When the next episode airs.
+    next_episode_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Average score, 0 to 10.
+    score: Option<f64>,
+}
+
+/// One name of a release.
+#[derive(ToSchema)]
+#[schema(as = ReleaseTitle)]
+#[expect(dead_code, reason = "only describes the body in the OpenAPI document")]
+pub struct TitleDoc {
+    /// The name, 1 to 500 characters.
+    text: String,
+    /// `ru`, `en`, `romaji`, `ja`, or another language code.
+    language: String,
+    /// `main`, `official`, `synonym` or `short`.
+    kind: String,
+}
+
+/// The season a release started airing.
+#[derive(ToSchema)]
+#[schema(as = AiringSeason)]
+#[expect(dead_code, reason = "only describes the body in the OpenAPI document")]
+pub struct AiringSeasonDoc {
+    /// Year, 1900 to 2100.
+    year: i32,
+    /// `winter` (December to February), `spring`, `summer` or `fall`.
+    season: String,
+}
 
 /// An episode's title and flags.
 #[derive(Deserialize, ToSchema)]
@@ -197,7 +259,7 @@ async fn edit(
 /// Creates a release by hand.
 #[utoipa::path(
     post, path = "/v1/releases", tag = "releases", security(("bearer" = [])),
-    request_body = ReleaseFields,
+    request_body = ReleaseFieldsDoc,
     responses(
         (status = 201, description = "Created", body = ReleaseVersion, headers(
             ("Location" = String, description = "The release on the query API, when `QUERY_API_PUBLIC_URL` is set"),
@@ -235,7 +297,7 @@ pub async fn create(
         ("id" = Uuid, Path, description = "Release id"),
         ("If-Match" = String, Header, description = "The release version last seen, e.g. `\"3\"`"),
     ),
-    request_body = ReleaseFields,
+    request_body = ReleaseFieldsDoc,
     responses(
         (status = 200, description = "Changed", body = ReleaseVersion),
         (status = 400, description = "Malformed id, If-Match or body", body = Problem, content_type = "application/problem+json"),
@@ -478,4 +540,80 @@ pub async fn delete_sources(
         ReleaseEditCommand::DeleteSources { translation_id },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+    use schemas::releases::{
+        AgeRating, ReleaseKind, ReleaseStatus, TitleKind, TitleLanguage, YearSeason,
+    };
+    use serde_json::{Map, Value};
+    use utoipa::PartialSchema;
+
+    use super::{AiringSeasonDoc, ReleaseFieldsDoc, TitleDoc};
+    use crate::domain::releases::EDITABLE_FIELDS;
+
+    fn properties<T: PartialSchema>() -> Map<String, Value> {
+        let schema = serde_json::to_value(T::schema()).expect("a schema serializes");
+        schema["properties"]
+            .as_object()
+            .cloned()
+            .expect("an object schema")
+    }
+
+    /// The strings the event contract allows for `T`.
+    fn contract_values<T: JsonSchema>() -> Vec<String> {
+        fn collect(value: &Value, into: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(constant)) = map.get("const") {
+                        into.push(constant.clone());
+                    }
+                    if let Some(Value::Array(values)) = map.get("enum") {
+                        into.extend(values.iter().filter_map(Value::as_str).map(str::to_owned));
+                    }
+                    map.values().for_each(|value| collect(value, into));
+                }
+                Value::Array(items) => items.iter().for_each(|value| collect(value, into)),
+                _ => {}
+            }
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(T)).expect("a JSON schema");
+        let mut values = Vec::new();
+        collect(&schema, &mut values);
+        assert!(!values.is_empty(), "no values in {schema}");
+        values
+    }
+
+    fn assert_names_every_value(properties: &Map<String, Value>, field: &str, values: &[String]) {
+        let description = properties[field]["description"]
+            .as_str()
+            .unwrap_or_default();
+        for value in values {
+            assert!(
+                description.contains(&format!("`{value}`")),
+                "the description of {field} does not name `{value}`: {description}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_release_fields_are_the_editable_ones_with_the_contracts_values() {
+        let fields = properties::<ReleaseFieldsDoc>();
+        let mut documented: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let mut editable = EDITABLE_FIELDS.to_vec();
+        documented.sort_unstable();
+        editable.sort_unstable();
+        assert_eq!(documented, editable);
+
+        assert_names_every_value(&fields, "kind", &contract_values::<ReleaseKind>());
+        assert_names_every_value(&fields, "status", &contract_values::<ReleaseStatus>());
+        assert_names_every_value(&fields, "age_rating", &contract_values::<AgeRating>());
+        let title = properties::<TitleDoc>();
+        assert_names_every_value(&title, "language", &contract_values::<TitleLanguage>());
+        assert_names_every_value(&title, "kind", &contract_values::<TitleKind>());
+        let season = properties::<AiringSeasonDoc>();
+        assert_names_every_value(&season, "season", &contract_values::<YearSeason>());
+    }
 }
