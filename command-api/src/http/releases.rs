@@ -56,6 +56,7 @@ pub struct ReleaseFields(Map<String, Value>);
                {"text": "Провожающая в последний путь Фрирен", "language": "ru", "kind": "main"}],
     "year": 2023, "genres": ["adventure", "drama", "fantasy"], "episodes_total": 28
 }))]
+#[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "only describes the body in the OpenAPI document")]
 pub struct ReleaseFieldsDoc {
     /// `tv`, `movie`, `ova`, `ona`, `special` or `music`.
@@ -65,29 +66,36 @@ pub struct ReleaseFieldsDoc {
     #[schema(required = false)]
     status: String,
     /// Every name of the release: at least one, each once. Required on create.
-    #[schema(required = false)]
+    #[schema(required = false, min_items = 1)]
     titles: Vec<TitleDoc>,
-    /// Start year, 1900 to 2100.
+    /// Start year.
+    #[schema(minimum = 1900, maximum = 2100)]
     year: Option<i32>,
     /// The season it started airing.
     airing_season: Option<AiringSeasonDoc>,
     /// At most 50 names, distinct regardless of case, each 1 to 64 characters
     /// without surrounding spaces.
-    #[schema(required = false)]
+    #[schema(required = false, max_items = 50)]
     genres: Vec<String>,
     /// `g`, `pg`, `pg13`, `r`, `r_plus` or `rx`.
     age_rating: Option<String>,
-    /// Synopsis, at most 20000 characters.
+    /// Synopsis.
+    #[schema(max_length = 20000)]
     description: Option<String>,
-    /// Poster, an absolute https URL.
+    /// Poster: an absolute `https://` URL without whitespace.
+    #[schema(max_length = 2048)]
     poster_url: Option<String>,
-    /// Episodes planned, 0 to 100000.
+    /// Episodes planned. Setting either count must leave no more episodes aired
+    /// than planned.
+    #[schema(minimum = 0, maximum = 100_000)]
     episodes_total: Option<i32>,
-    /// Episodes aired, 0 to 100000 and not above `episodes_total`.
+    /// Episodes aired, not above `episodes_total` when this edit sets either.
+    #[schema(minimum = 0, maximum = 100_000)]
     episodes_aired: Option<i32>,
     /// When the next episode airs.
     next_episode_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Average score, 0 to 10.
+    /// Average score.
+    #[schema(minimum = 0, maximum = 10)]
     score: Option<f64>,
 }
 
@@ -96,7 +104,8 @@ pub struct ReleaseFieldsDoc {
 #[schema(as = ReleaseTitle)]
 #[expect(dead_code, reason = "only describes the body in the OpenAPI document")]
 pub struct TitleDoc {
-    /// The name, 1 to 500 characters.
+    /// The name, not blank.
+    #[schema(min_length = 1, max_length = 500)]
     text: String,
     /// `ru`, `en`, `romaji`, `ja`, or another language code.
     language: String,
@@ -109,7 +118,8 @@ pub struct TitleDoc {
 #[schema(as = AiringSeason)]
 #[expect(dead_code, reason = "only describes the body in the OpenAPI document")]
 pub struct AiringSeasonDoc {
-    /// Year, 1900 to 2100.
+    /// Year.
+    #[schema(minimum = 1900, maximum = 2100)]
     year: i32,
     /// `winter` (December to February), `spring`, `summer` or `fall`.
     season: String,

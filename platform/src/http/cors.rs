@@ -67,6 +67,8 @@ pub fn cors_handler(args: &CorsArgs) -> Result<CorsHandler, CorsConfigError> {
             "location",
             "link",
             "retry-after",
+            "accept",
+            "accept-encoding",
             "ratelimit-limit",
             "ratelimit-remaining",
             "ratelimit-reset",
