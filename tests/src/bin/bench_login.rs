@@ -46,6 +46,8 @@ use e2e::{
 };
 use rdkafka::{
     ClientConfig,
+    admin::{AdminClient, AdminOptions},
+    client::DefaultClientContext,
     producer::{FutureProducer, FutureRecord},
 };
 use serde_json::json;
@@ -147,7 +149,8 @@ async fn main() {
 const WARMUP_ROUND: usize = 10;
 
 /// Sends rounds of records to a scratch topic, back to back, with the relay's
-/// producer settings, and returns how many rounds were acknowledged.
+/// producer settings, and returns how many rounds were acknowledged. The topic is
+/// deleted afterwards (it holds tens of megabytes).
 ///
 /// The broker's JIT compiler optimises a request path once it has run some thousands
 /// of times. The relay sends about ten produce requests a second during the logins,
@@ -188,6 +191,17 @@ async fn warm_broker(platform: &Platform, seconds: u64) -> u64 {
             outcome.expect("the broker acknowledges a warm-up record");
         }
         rounds += 1;
+    }
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", stack_env().kafka_brokers)
+        .create()
+        .expect("an admin client");
+    let deleted = admin
+        .delete_topics(&[topic.as_str()], &AdminOptions::new())
+        .await
+        .expect("the broker answers a topic deletion");
+    for outcome in deleted {
+        outcome.expect("the warm-up topic is deleted");
     }
     rounds
 }
