@@ -204,11 +204,21 @@ async fn bootstrap_admin(cli: &Cli, ctx: &CommandContext) -> anyhow::Result<()> 
             tracing::info!(user.id = %created.user_id, "bootstrap administrator created");
             Ok(())
         }
-        // Another instance created it at the same moment.
+        // Another instance created it at the same moment, or an ordinary account
+        // already has that email or username.
         Err(
             commands::accounts::RegisterError::EmailTaken
             | commands::accounts::RegisterError::UsernameTaken,
-        ) => Ok(()),
+        ) => {
+            if !commands::accounts::admin_exists(ctx).await? {
+                tracing::warn!(
+                    "no bootstrap administrator: the configured email or username belongs \
+                     to an account that is not an administrator; configure others, or \
+                     create one with `command-api create-admin`"
+                );
+            }
+            Ok(())
+        }
         Err(error) => {
             Err(anyhow::Error::new(error).context("creating the bootstrap administrator"))
         }

@@ -323,7 +323,7 @@ impl Handler for Authenticate {
                     "invalid-token",
                     "Invalid access token",
                 )
-                .detail("the access token is invalid or expired; sign in again");
+                .detail("the access token is invalid or expired; refresh it or sign in again");
                 reject_unauthenticated(problem, "invalid_token", req, depot, res, ctrl).await;
             }
         }

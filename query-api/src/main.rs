@@ -149,6 +149,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         search,
         read_your_writes_wait: Duration::from_millis(cli.read_your_writes_wait_ms),
     };
+    let catalog_routes = http::catalog_router(catalog, &rate_limiter);
     let state = http::AppState {
         pool,
         read_your_writes_wait: Duration::from_millis(cli.read_your_writes_wait_ms),
@@ -159,7 +160,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "query-api starting");
     platform::http::serve_with_cors(
         cli.listen,
-        http::router(state, readiness, metrics).push(http::catalog_router(catalog)),
+        http::router(state, readiness, metrics).push(catalog_routes),
         Some(cors),
         shutdown,
     )

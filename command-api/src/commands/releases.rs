@@ -382,8 +382,17 @@ pub fn validate_fields(fields: &Map<String, Value>) -> Result<(), ReleaseError> 
                 serde_json::from_value::<Option<i32>>(value.clone()).map(drop)
             }
             "next_episode_at" => {
-                serde_json::from_value::<Option<chrono::DateTime<chrono::Utc>>>(value.clone())
-                    .map(drop)
+                match serde_json::from_value::<Option<chrono::DateTime<chrono::Utc>>>(value.clone())
+                {
+                    // RFC 3339 years have four digits; the parser also takes signed and
+                    // longer ones, which the read model could not store.
+                    Ok(Some(time)) if !(0..=9999).contains(&chrono::Datelike::year(&time)) => {
+                        return invalid(format!(
+                            "{field}: the year must lie between 0000 and 9999"
+                        ));
+                    }
+                    parsed => parsed.map(drop),
+                }
             }
             _ => serde_json::from_value::<Option<f64>>(value.clone()).map(drop),
         };
@@ -715,7 +724,21 @@ async fn record(
 
 #[cfg(test)]
 mod tests {
-    use super::canonical_episode_number;
+    use super::{canonical_episode_number, validate_fields};
+
+    #[test]
+    fn next_episode_times_need_a_four_digit_year() {
+        let fields = |time: &str| {
+            serde_json::json!({ "next_episode_at": time })
+                .as_object()
+                .cloned()
+                .expect("an object")
+        };
+        assert!(validate_fields(&fields("2026-12-24T18:00:00Z")).is_ok());
+        assert!(validate_fields(&fields("-5000-01-01T00:00:00Z")).is_err());
+        assert!(validate_fields(&fields("+12026-01-01T00:00:00Z")).is_err());
+        assert!(validate_fields(&fields("9999-12-31T23:00:00-05:00")).is_err());
+    }
 
     #[test]
     fn an_episode_number_has_one_spelling() {

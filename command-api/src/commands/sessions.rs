@@ -73,7 +73,11 @@ pub enum SessionError {
     /// A field breaks a rule.
     #[error("fields are invalid")]
     Invalid(Vec<FieldError>),
-    /// The user of a valid token no longer exists or has an unknown role.
+    /// The account a valid access token was issued to no longer exists (a restored
+    /// database, keys shared with another environment).
+    #[error("the account {0} no longer exists")]
+    AccountGone(Uuid),
+    /// The account has a role this version does not know.
     #[error("the account {0} is unusable")]
     UnusableAccount(Uuid),
     /// Hashing or verifying a password failed.
@@ -214,9 +218,11 @@ pub async fn refresh(
     let Some(stored) = sessions::find_for_update(&mut tx, &token_hash).await? else {
         return Err(SessionError::InvalidRefreshToken);
     };
-    if stored.revoked_at.is_some() || stored.expires_at <= now {
+    if stored.revoked_at.is_some() {
         return Err(SessionError::InvalidRefreshToken);
     }
+    // Reuse is checked before expiry: a spent token that comes back, however late,
+    // means someone else holds the session.
     if stored.rotated_at.is_some() {
         sessions::revoke_family(&mut tx, stored.family_id, now).await?;
         sessions_revoked(
@@ -238,10 +244,13 @@ pub async fn refresh(
         );
         return Err(SessionError::InvalidRefreshToken);
     }
+    if stored.expires_at <= now {
+        return Err(SessionError::InvalidRefreshToken);
+    }
 
-    let account = users::find_for_update(&mut tx, stored.user_id)
-        .await?
-        .ok_or(SessionError::UnusableAccount(stored.user_id))?;
+    let Some(account) = users::find_for_update(&mut tx, stored.user_id).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
     let role = role_of(&account)?;
     let next_token = new_refresh_token();
     sessions::mark_rotated(&mut tx, &token_hash, now).await?;
@@ -278,6 +287,12 @@ pub async fn logout_all(
 ) -> Result<i64, SessionError> {
     let now = Utc::now();
     let mut tx = ctx.pool.begin().await?;
+    if users::find_for_update(&mut tx, principal.user_id)
+        .await?
+        .is_none()
+    {
+        return Err(SessionError::AccountGone(principal.user_id));
+    }
     let revoked = sessions::revoke_all_of_user(&mut tx, principal.user_id, now).await?;
     let version = sessions_revoked(
         ctx,
@@ -305,7 +320,8 @@ pub struct ChangePassword {
 }
 
 /// Checks the current password, applies the policy to the new one, saves its hash and
-/// revokes every session; returns the account's new version.
+/// revokes every session (`user.password_changed`, then `user.sessions_revoked` when
+/// there were any); returns the account's new version.
 pub async fn change_password(
     ctx: &CommandContext,
     principal: Principal,
@@ -317,7 +333,7 @@ pub async fn change_password(
     let mut conn = ctx.pool.acquire().await?;
     let account = users::find(&mut conn, principal.user_id)
         .await?
-        .ok_or(SessionError::UnusableAccount(principal.user_id))?;
+        .ok_or(SessionError::AccountGone(principal.user_id))?;
     drop(conn);
 
     let current = passwords::normalise(&command.current_password);
@@ -338,10 +354,9 @@ pub async fn change_password(
             "must differ from the current password".to_owned(),
         )]));
     }
-    let local_part = account.email.split('@').next().unwrap_or_default();
-    let violations = ctx
-        .password_policy
-        .violations(&new_password, &[&account.username, local_part]);
+    let violations =
+        ctx.password_policy
+            .violations_for(&new_password, &account.username, &account.email);
     if !violations.is_empty() {
         let errors = violations
             .into_iter()
@@ -377,6 +392,20 @@ pub async fn change_password(
         },
     );
     outbox::append(&mut tx, &ctx.topics.account_events, &event).await?;
+    let version = if revoked > 0 {
+        sessions_revoked(
+            ctx,
+            &mut tx,
+            account.id,
+            SessionsRevokedReason::PasswordChanged,
+            revoked,
+            event.meta.correlation_id.clone(),
+            now,
+        )
+        .await?
+    } else {
+        version
+    };
     tx.commit().await?;
     tracing::info!(user.id = %account.id, sessions = revoked, "password changed, sessions revoked");
     Ok(version)

@@ -265,8 +265,7 @@ impl Registration {
                     .to_owned(),
             );
         }
-        let local_part = email.split('@').next().unwrap_or_default();
-        for message in policy.violations(&password, &[&username, local_part]) {
+        for message in policy.violations_for(&password, &username, &email) {
             reject("password", message);
         }
 

@@ -25,9 +25,16 @@ pub fn normalise(password: &str) -> String {
 }
 
 impl PasswordPolicy {
+    /// Every rule `password` (already normalised) breaks for the account with this
+    /// `username` and `email`: neither may appear in it, nor the email's local part.
+    pub fn violations_for(&self, password: &str, username: &str, email: &str) -> Vec<String> {
+        let local_part = email.split('@').next().unwrap_or_default();
+        self.violations(password, &[username, email, local_part])
+    }
+
     /// Every rule `password` (already normalised) breaks, as messages for the field.
-    /// `personal` holds what must not appear in it: the username and the email's
-    /// local part.
+    /// `personal` holds what must not appear in it (parts shorter than three
+    /// characters are not looked for).
     pub fn violations(&self, password: &str, personal: &[&str]) -> Vec<String> {
         let length = password.chars().count();
         if !PASSWORD_LENGTH.contains(&length) {
@@ -84,6 +91,29 @@ mod tests {
         assert!(!POLICY.violations("aaaaaaaaaaaa", &[]).is_empty());
         let personal = POLICY.violations("Hikari velvet kettle orbit", &["hikari", "h.k"]);
         assert!(personal.iter().any(|message| message.contains("username")));
+    }
+
+    #[test]
+    fn the_whole_email_counts_even_when_its_local_part_is_short() {
+        let with_email =
+            POLICY.violations_for("velvet jo@example.org kettle", "hikari", "jo@example.org");
+        assert!(with_email.iter().any(|message| message.contains("email")));
+        let with_local_part = POLICY.violations_for(
+            "velvet kettle hikaru orbit",
+            "someone",
+            "hikaru@example.org",
+        );
+        assert!(
+            with_local_part
+                .iter()
+                .any(|message| message.contains("email"))
+        );
+        assert!(
+            POLICY
+                .violations_for("velvet kettle orbit marmalade", "hikari", "jo@example.org")
+                .is_empty(),
+            "a two-letter local part alone is not looked for"
+        );
     }
 
     #[test]

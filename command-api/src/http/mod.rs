@@ -100,10 +100,10 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
     let limiter = state.rate_limiter.clone();
     let tokens = state.tokens.clone();
     let pool = state.commands.pool.clone();
+    // Registration, sign-in and refresh need no access token and ignore one: a client
+    // that sends its expired access token along must still be able to refresh.
     let auth_route = |path: &str, scope: &'static str| {
-        Router::with_path(path)
-            .hoop(limiter.auth_by_client(scope))
-            .hoop(authenticate(tokens.clone()))
+        Router::with_path(path).hoop(limiter.auth_by_client(scope))
     };
     Router::new()
         .push(health_router(readiness))
@@ -121,6 +121,7 @@ pub fn router(state: AppState, readiness: Readiness, metrics: MetricsRecorder) -
                 .push(auth_route("auth/refresh", "refresh").post(sessions::refresh))
                 .push(
                     auth_route("auth/password", "password")
+                        .hoop(authenticate(tokens.clone()))
                         .hoop(require(Role::User))
                         .post(sessions::change_password),
                 )

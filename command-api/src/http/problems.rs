@@ -33,8 +33,21 @@ impl From<SessionError> for Problem {
                 "the refresh token is unknown, expired, revoked or already used; sign in again",
             ),
             SessionError::Invalid(errors) => validation_problem(errors),
+            SessionError::AccountGone(user_id) => {
+                tracing::warn!(user.id = %user_id, "a valid access token names an account that does not exist");
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid-token",
+                    "Invalid access token",
+                )
+                .detail("the account this access token was issued to no longer exists")
+                .header(
+                    salvo::http::header::WWW_AUTHENTICATE,
+                    "Bearer error=\"invalid_token\"",
+                )
+            }
             SessionError::UnusableAccount(user_id) => {
-                tracing::error!(user.id = %user_id, "account of a valid session is missing or has an unknown role");
+                tracing::error!(user.id = %user_id, "account of a valid session has an unknown role");
                 Problem::internal()
             }
             SessionError::Hashing => {

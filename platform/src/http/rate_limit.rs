@@ -39,7 +39,8 @@ pub struct RateLimitArgs {
     pub redis_url: String,
 
     /// Requests per minute one client may make to routes other than authentication,
-    /// health and metrics.
+    /// health and metrics; 0 turns this limit off (for a proxy in front that limits
+    /// already).
     #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u64,
 
@@ -299,6 +300,9 @@ impl Handler for GeneralLimit {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
+        if self.limiter.general_per_minute == 0 {
+            return;
+        }
         let subject = self
             .limiter
             .client_ip(req)

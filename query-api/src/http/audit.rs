@@ -73,6 +73,17 @@ fn query_param<T: std::str::FromStr>(
     }
 }
 
+/// The time parameter `name`, if present: RFC 3339 with a four-digit year, as the
+/// standard has it (the parser would also take signed and longer years, which the
+/// database cannot store).
+fn time_param(req: &Request, name: &'static str) -> Result<Option<DateTime<Utc>>, &'static str> {
+    let time = query_param::<DateTime<Utc>>(req, name)?;
+    match time {
+        Some(time) if !(0..=9999).contains(&chrono::Datelike::year(&time)) => Err(name),
+        time => Ok(time),
+    }
+}
+
 fn invalid(name: &'static str) -> Problem {
     Problem::invalid_parameter(name, format!("{name} is malformed or too long"))
 }
@@ -110,8 +121,8 @@ pub async fn list(req: &mut Request, depot: &mut Depot, res: &mut Response) -> R
         actor_id: query_param(req, "actor").map_err(invalid)?,
         action: query_param(req, "action").map_err(invalid)?,
         target: query_param(req, "target").map_err(invalid)?,
-        from: query_param(req, "from").map_err(invalid)?,
-        to: query_param(req, "to").map_err(invalid)?,
+        from: time_param(req, "from").map_err(invalid)?,
+        to: time_param(req, "to").map_err(invalid)?,
         before: query_param(req, "cursor").map_err(invalid)?,
     };
     let limit = query_param::<i64>(req, "limit")

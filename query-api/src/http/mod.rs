@@ -202,14 +202,15 @@ pub(crate) fn database_problem(error: &sqlx::Error) -> Problem {
 pub use catalog::CatalogState;
 
 /// The catalogue and search routes, compressed (brotli or gzip, as the client asks).
-/// They are public and read-only.
-pub fn catalog_router(state: CatalogState) -> Router {
+/// They are public and read-only, and count against the general per-client limit.
+pub fn catalog_router(state: CatalogState, limiter: &RateLimiter) -> Router {
     let compression = salvo::compression::Compression::new()
         .disable_all()
         .enable_brotli(salvo::compression::CompressionLevel::Fastest)
         .enable_gzip(salvo::compression::CompressionLevel::Fastest)
         .min_length(512);
     Router::with_path("v1")
+        .hoop(limiter.general())
         .hoop(compression)
         .hoop(salvo::affix_state::inject(state))
         .push(Router::with_path("releases").get_or_head(catalog::list))

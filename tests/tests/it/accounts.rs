@@ -284,6 +284,18 @@ async fn login_refresh_reuse_logout_and_password_change() {
             "{expected} in {types:?}"
         );
     }
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT envelope #>> '{payload,reason}' FROM write.outbox \
+         WHERE event_type = 'user.sessions_revoked' ORDER BY id",
+    )
+    .fetch_all(&platform.db)
+    .await
+    .expect("outbox");
+    assert_eq!(
+        reasons,
+        ["refresh_token_reused", "logout_all", "password_changed"],
+        "every revocation of sessions is an event"
+    );
     let envelopes: Vec<String> = sqlx::query_scalar("SELECT envelope::text FROM write.outbox")
         .fetch_all(&platform.db)
         .await
@@ -492,17 +504,25 @@ async fn admins_change_roles_with_optimistic_concurrency_and_an_audit_trail() {
         .await
         .expect("JSON");
     assert_eq!(empty["items"].as_array().map(Vec::len), Some(0));
-    let (status, _) = problem_of(
-        platform
-            .http
-            .get(format!("{audit_url}?from=yesterday"))
-            .bearer_auth(&admin_token)
-            .send()
-            .await
-            .expect("answer"),
-    )
-    .await;
-    assert_eq!(status, 400);
+    // Malformed times, and times the parser takes but the database cannot hold.
+    for from in [
+        "yesterday",
+        "-5000-01-01T00:00:00Z",
+        "9999-12-31T23:00:00-05:00",
+    ] {
+        let (status, problem) = problem_of(
+            platform
+                .http
+                .get(&audit_url)
+                .query(&[("from", from)])
+                .bearer_auth(&admin_token)
+                .send()
+                .await
+                .expect("answer"),
+        )
+        .await;
+        assert_eq!(status, 400, "from={from}: {problem}");
+    }
     let (status, _) = problem_of(
         platform
             .http

@@ -262,6 +262,25 @@ async fn general_limit_applies_and_redis_outage_fails_open_but_closes_sign_in() 
             .all(|status| *status == 404 || *status == 429),
         "{statuses:?}"
     );
+    // The catalogue and search count against the same limit (a window turning over
+    // in between gives a fresh budget of three, so five requests reach a refusal).
+    for path in ["/v1/releases", "/v1/search?q=frieren"] {
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            let response = platform
+                .http
+                .get(format!("{}{path}", platform.query_url))
+                .send()
+                .await
+                .expect("an answer");
+            statuses.push(response.status().as_u16());
+        }
+        assert!(statuses.contains(&429), "{path}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|status| *status != 500),
+            "{path}: {statuses:?}"
+        );
+    }
 
     // The client's budget is shared by both APIs, except for the sign-in routes,
     // which count against their own limit only.

@@ -207,6 +207,61 @@ async fn bad_tokens_are_rejected_by_both_apis() {
         assert_rejected(&platform, query, &format!("query-api: {what}")).await;
     }
 
+    // A correctly signed token of an account that does not exist (a restored
+    // database, keys shared with another environment) is no better.
+    let stranger = sign(&claims(Uuid::now_v7()), "test-1", SECRET, Algorithm::HS256);
+    let command = platform
+        .http
+        .post(format!("{}/v1/auth/logout-all", platform.command_url))
+        .bearer_auth(&stranger);
+    assert_rejected(&platform, command, "logout-all, no such account").await;
+    let command = platform
+        .http
+        .post(format!("{}/v1/auth/password", platform.command_url))
+        .bearer_auth(&stranger)
+        .json(&json!({"current_password": PASSWORD, "new_password": "amber tundra psalm violin"}));
+    assert_rejected(&platform, command, "password change, no such account").await;
+
+    // Sign-in and refresh need no access token and ignore a bad one, so a client that
+    // sends its expired token along can still get a new one.
+    let expired = sign(
+        &with(
+            with(claims(user_id), "exp", json!(now() - 60)),
+            "iat",
+            json!(now() - 960),
+        ),
+        "test-1",
+        SECRET,
+        Algorithm::HS256,
+    );
+    let response = platform
+        .http
+        .post(format!("{}/v1/auth/login", platform.command_url))
+        .bearer_auth(&expired)
+        .json(&json!({"login": "tamaki", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        response.status(),
+        200,
+        "login with a stale token sent along"
+    );
+    let session: Value = response.json().await.expect("a session");
+    let response = platform
+        .http
+        .post(format!("{}/v1/auth/refresh", platform.command_url))
+        .bearer_auth("not-a-token")
+        .json(&json!({"refresh_token": session["refresh_token"]}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        response.status(),
+        200,
+        "refresh with a bad token sent along"
+    );
+
     // No token at all on a protected route: 401 with the challenge, no error code.
     let response = platform
         .http
