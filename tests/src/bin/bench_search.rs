@@ -20,7 +20,9 @@
 //! `BENCH_ROUNDS` (3: runs per scenario and load, taken in turns), `BENCH_CLIENTS` (8),
 //! `BENCH_WARMUP_SECONDS` (3), `BENCH_SETTLE_SECONDS` (60, the pause between loading
 //! and measuring), `BENCH_SCENARIOS` (all; a comma-separated list of words, keeping the
-//! scenarios whose name contains one).
+//! scenarios whose name contains one), `BENCH_RATE_LIMIT` (on: the per-client limit
+//! counts every request in Redis, with a budget no run exhausts; `off` leaves it out,
+//! to see what it costs).
 
 use std::{
     sync::{
@@ -260,12 +262,14 @@ async fn main() {
     let rounds = setting("BENCH_ROUNDS", 3).max(1);
     let clients = setting("BENCH_CLIENTS", 8) as usize;
     let warmup = setting("BENCH_WARMUP_SECONDS", 3);
+    let limit = match std::env::var("BENCH_RATE_LIMIT").as_deref() {
+        Ok("off") => "0",
+        _ => "100000000",
+    };
+    println!("bench-search: per-client rate limit {limit} a minute (0: off)");
     let platform = Platform::start_with_env(
         "bench_search",
-        &[
-            ("LOG_LEVEL", "warn"),
-            ("RATE_LIMIT_PER_MINUTE", "100000000"),
-        ],
+        &[("LOG_LEVEL", "warn"), ("RATE_LIMIT_PER_MINUTE", limit)],
     )
     .await;
     let query_url = platform.query_url.clone();
