@@ -303,6 +303,64 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
         0,
         "a rejected command writes no event"
     );
+
+    // The other authentication bodies: sign-in, refresh and password change.
+    platform.register_user("sayaka").await;
+    let response = platform
+        .http
+        .post(format!("{}/v1/auth/login", platform.command_url))
+        .json(&json!({"login": "sayaka", "password": "velvet kettle orbit marmalade"}))
+        .send()
+        .await
+        .expect("command-api answers");
+    assert_eq!(response.status(), 200);
+    let session: Value = response.json().await.expect("a session");
+    let token = session["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        ("login: malformed", "login", "{\"login\": ".to_owned(), 400, "malformed-body"),
+        ("login: unknown field", "login", json!({"login": "sayaka", "password": "x", "remember": true}).to_string(), 400, "malformed-body"),
+        ("login: wrong type", "login", json!({"login": 7, "password": "x"}).to_string(), 400, "malformed-body"),
+        ("login: empty login", "login", json!({"login": " ", "password": "x"}).to_string(), 422, "validation"),
+        ("login: login too long", "login", json!({"login": "l".repeat(255), "password": "x"}).to_string(), 422, "validation"),
+        ("login: password too long", "login", json!({"login": "sayaka", "password": "p".repeat(1025)}).to_string(), 422, "validation"),
+        ("refresh: malformed", "refresh", "[]".to_owned(), 400, "malformed-body"),
+        ("refresh: missing token", "refresh", "{}".to_owned(), 400, "malformed-body"),
+        ("refresh: token too long", "refresh", json!({"refresh_token": "t".repeat(129)}).to_string(), 401, "invalid-refresh-token"),
+        ("refresh: empty token", "refresh", json!({"refresh_token": ""}).to_string(), 401, "invalid-refresh-token"),
+        ("password: malformed", "password", "{\"current_password\"".to_owned(), 400, "malformed-body"),
+        ("password: current too long", "password", json!({"current_password": "c".repeat(1025), "new_password": "amber tundra psalm violin"}).to_string(), 401, "invalid-credentials"),
+        ("password: new too long", "password", json!({"current_password": "velvet kettle orbit marmalade", "new_password": "n".repeat(257)}).to_string(), 422, "validation"),
+    ];
+    for (name, route, body, expected_status, expected_type) in cases {
+        let response = platform
+            .http
+            .post(format!("{}/v1/auth/{route}", platform.command_url))
+            .header(CONTENT_TYPE, "application/json")
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+            .await
+            .expect("command-api answers");
+        let (status, problem) = problem_of(response).await;
+        assert_eq!(status, expected_status, "{name}: {problem}");
+        assert_eq!(
+            problem["type"],
+            format!("urn:anidex:problem:{expected_type}"),
+            "{name}"
+        );
+    }
+    // None of that changed the account: its password still signs in.
+    let response = platform
+        .http
+        .post(format!("{}/v1/auth/login", platform.command_url))
+        .json(&json!({"login": "sayaka", "password": "velvet kettle orbit marmalade"}))
+        .send()
+        .await
+        .expect("command-api answers");
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
