@@ -9,7 +9,7 @@ use crate::{
     accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, access_token, problem_of, sign_in, start_with_admin},
     imports::{Imports, ids, material, release_of},
 };
-use e2e::harness::Platform;
+use e2e::harness::{Platform, eventually};
 
 struct Moderator<'a> {
     platform: &'a Platform,
@@ -349,6 +349,52 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
     .await
     .expect("counting");
     assert_eq!(deleted, 1);
+
+    // Every one of these commands is in the audit trail, with who, when and the request.
+    let admin_id = session["user_id"]
+        .as_str()
+        .expect("the admin's id")
+        .to_owned();
+    let entries = eventually("the release's commands in the audit trail", || async {
+        let page: Value = platform
+            .http
+            .get(format!("{}/v1/admin/audit", platform.query_url))
+            .query(&[
+                ("target", format!("release:{release_id}")),
+                ("limit", "100".to_owned()),
+            ])
+            .bearer_auth(&moderator.token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let entries = page["items"].as_array()?.clone();
+        entries
+            .iter()
+            .any(|entry| entry["action"] == "release.delete")
+            .then_some(entries)
+    })
+    .await;
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    for action in ["release.create", "release.edit", "release.delete"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    for entry in &entries {
+        assert_eq!(entry["actor_id"], admin_id, "{entry}");
+        assert_eq!(entry["actor_role"], "admin", "{entry}");
+        assert!(
+            entry["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{entry}"
+        );
+        assert!(entry["recorded_at"].is_string(), "{entry}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
