@@ -385,7 +385,8 @@ pub struct ConfirmRole<S> {
 /// knows it now must be at least `least` too (403 otherwise). An access token names
 /// the role it was issued with for its whole lifetime (15 minutes by default); this
 /// makes a demotion take effect on such routes at once, for one indexed read per
-/// request.
+/// request. The [`Principal`] the handler sees then carries the current role, so what
+/// it records (the audit trail) names the role the caller acted with.
 pub fn confirm_role<S: CurrentRoles>(least: Role, roles: S) -> ConfirmRole<S> {
     ConfirmRole { least, roles }
 }
@@ -405,7 +406,10 @@ impl<S: CurrentRoles> Handler for ConfirmRole<S> {
         };
         let problem = match self.roles.current_role(principal.user_id).await {
             Ok(None) => return,
-            Ok(Some(role)) if role >= self.least => return,
+            Ok(Some(role)) if role >= self.least => {
+                depot.insert_typed(Principal { role, ..principal });
+                return;
+            }
             Ok(Some(_)) => {
                 tracing::info!(user.id = %principal.user_id, "refused: the caller's role is lower now than in their token");
                 forbidden()

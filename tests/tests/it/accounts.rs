@@ -673,6 +673,55 @@ async fn a_demoted_administrator_cannot_act_on_the_token_they_still_hold() {
     // A new sign-in carries the stored role.
     let session = sign_in(&platform, "rin", PASSWORD).await;
     assert_eq!(session["role"], "user");
+
+    // An administrator demoted to moderator may still edit the catalogue on the old
+    // token, and the audit trail records the role they acted with, not the token's.
+    let response = set_role(
+        &platform,
+        &admin_token,
+        sora,
+        "admin",
+        version_of(sora).await,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let sora_token = access_token(&sign_in(&platform, "sora", PASSWORD).await);
+    let response = set_role(
+        &platform,
+        &admin_token,
+        sora,
+        "moderator",
+        version_of(sora).await,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let created = post_as(
+        &platform,
+        "/v1/releases",
+        &sora_token,
+        &json!({"titles": [{"text": "Demotion Diaries", "language": "romaji", "kind": "main"}]}),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let entry = eventually("sora's release in the audit trail", || async {
+        let page: Value = platform
+            .http
+            .get(format!("{}/v1/admin/audit", platform.query_url))
+            .query(&[
+                ("actor", sora.to_string()),
+                ("action", "release.create".to_owned()),
+            ])
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        page["items"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(entry["actor_role"], "moderator", "{entry}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
