@@ -1,11 +1,17 @@
 //! Rate limits kept in Redis, so every instance of an API counts against the same
 //! budget.
 //!
-//! Fixed one-minute windows: one counter per scope, subject and minute, raised with
-//! `INCR` and given its expiry in the same `MULTI` transaction, so two instances
-//! can never lose an increment or leave a counter without expiry. Subjects (client
-//! addresses, account identifiers) are hashed before they become keys, so Redis
-//! holds no personal data.
+//! A sliding one-minute window, estimated from two counters: one per scope, subject
+//! and calendar minute, raised with `INCR` and given its expiry in the same `MULTI`
+//! transaction as the read of the previous minute's counter, so two instances can
+//! never lose an increment or leave a counter without expiry. The requests of the
+//! last sixty seconds are estimated as this minute's count plus the previous
+//! minute's, weighted by the share of it that is less than sixty seconds ago (as if
+//! its requests had come evenly). Unlike fixed windows, this lets no client spend
+//! twice its budget in a burst across the turn of a minute. Every request counts,
+//! refused ones too, so hammering a limit keeps it shut. Subjects (client addresses,
+//! account identifiers) are hashed before they become keys, so Redis holds no
+//! personal data.
 //!
 //! When Redis is unreachable the general limit lets requests through (a cache
 //! outage must not take the site down) and logs a warning; the authentication
@@ -25,6 +31,7 @@ use sha2::{Digest, Sha256};
 use super::Problem;
 
 const WINDOW_SECS: u64 = 60;
+const WINDOW_MS: u64 = WINDOW_SECS * 1000;
 
 /// Rate-limit settings.
 #[derive(Debug, Clone, Args)]
@@ -85,10 +92,57 @@ pub struct Decision {
     pub allowed: bool,
     /// The budget per window.
     pub limit: u64,
-    /// Requests left in this window.
+    /// Requests left in the last sixty seconds.
     pub remaining: u64,
-    /// Seconds until the window resets.
+    /// Seconds until the whole budget is free again, if no more requests come.
     pub reset_secs: u64,
+    /// Seconds until one more request would be allowed, if no more come meanwhile
+    /// (0 while some budget is left).
+    pub retry_after_secs: u64,
+}
+
+impl Decision {
+    /// The decision for a request that made this minute's count `current`, with
+    /// `previous` requests in the minute before, `elapsed_ms` into this minute.
+    fn of(limit: u64, previous: u64, current: u64, elapsed_ms: u64) -> Self {
+        let (limit_w, previous_w, current_w) =
+            (u128::from(limit), u128::from(previous), u128::from(current));
+        let (window, elapsed) = (u128::from(WINDOW_MS), u128::from(elapsed_ms.min(WINDOW_MS)));
+        let left = window - elapsed;
+        // The estimate of the last sixty seconds, times the window length, so the
+        // arithmetic stays in integers.
+        let estimate_w = previous_w * left + current_w * window;
+        let allowed = estimate_w <= limit_w * window;
+        let remaining = (limit_w * window).saturating_sub(estimate_w) / window;
+        // When the estimate falls to `limit - 1`, one more request fits.
+        let target = limit_w.saturating_sub(1);
+        let retry_after_ms = if estimate_w <= target * window {
+            0
+        } else if current_w <= target && previous_w > 0 {
+            // Within this minute, as the previous minute's weight fades.
+            left - (target - current_w) * window / previous_w
+        } else if limit_w == 0 {
+            left + window
+        } else {
+            // In the next minute, as this minute's count fades.
+            left + window - target * window / current_w
+        };
+        let reset_ms = if current > 0 {
+            left + window
+        } else if previous > 0 {
+            left
+        } else {
+            0
+        };
+        let seconds = |ms: u128| u64::try_from(ms.div_ceil(1000)).unwrap_or(u64::MAX);
+        Self {
+            allowed,
+            limit,
+            remaining: u64::try_from(remaining).unwrap_or(u64::MAX),
+            reset_secs: seconds(reset_ms),
+            retry_after_secs: seconds(retry_after_ms).max(u64::from(!allowed)),
+        }
+    }
 }
 
 impl Decision {
@@ -117,9 +171,9 @@ impl Decision {
         )
         .detail(format!(
             "at most {} requests per minute; retry in {} seconds",
-            self.limit, self.reset_secs
+            self.limit, self.retry_after_secs
         ))
-        .retry_after(self.reset_secs)
+        .retry_after(self.retry_after_secs)
     }
 }
 
@@ -184,31 +238,37 @@ impl RateLimiter {
         subject: &str,
         limit: u64,
     ) -> Result<Decision, RateLimitError> {
-        let now = std::time::SystemTime::now()
+        let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
-            .as_secs();
-        let window = now / WINDOW_SECS;
-        let key = format!(
-            "{}ratelimit:{scope}:{}:{window}",
-            self.key_prefix,
-            digest(subject)
-        );
+            .as_millis();
+        let now_ms = u64::try_from(now_ms).unwrap_or(u64::MAX);
+        let window = now_ms / WINDOW_MS;
+        let key = |window: u64| {
+            format!(
+                "{}ratelimit:{scope}:{}:{window}",
+                self.key_prefix,
+                digest(subject)
+            )
+        };
+        let (current_key, previous_key) = (key(window), key(window.saturating_sub(1)));
         let mut redis = self.redis.clone();
-        let (count,): (u64,) = redis::pipe()
+        // Each counter lives through its minute and the next, where it still weighs.
+        let (current, previous): (u64, Option<u64>) = redis::pipe()
             .atomic()
-            .incr(&key, 1)
-            .expire(&key, WINDOW_SECS as i64)
+            .incr(&current_key, 1)
+            .expire(&current_key, 2 * WINDOW_SECS as i64)
             .ignore()
+            .get(&previous_key)
             .query_async(&mut redis)
             .await
             .map_err(RateLimitError::Unavailable)?;
-        Ok(Decision {
-            allowed: count <= limit,
+        Ok(Decision::of(
             limit,
-            remaining: limit.saturating_sub(count),
-            reset_secs: WINDOW_SECS - now % WINDOW_SECS,
-        })
+            previous.unwrap_or(0),
+            current,
+            now_ms % WINDOW_MS,
+        ))
     }
 
     /// The client's address: the socket peer, or the nearest untrusted address in
@@ -368,5 +428,58 @@ impl Handler for AuthLimit {
         };
         problem.write(req, depot, res).await;
         ctrl.skip_rest();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_previous_minute_leaves_the_whole_budget() {
+        let first = Decision::of(5, 0, 1, 10_000);
+        assert!(first.allowed);
+        assert_eq!((first.remaining, first.retry_after_secs), (4, 0));
+        assert_eq!(
+            first.reset_secs, 110,
+            "this minute's count weighs until the next one ends"
+        );
+        let fifth = Decision::of(5, 0, 5, 10_000);
+        assert!(fifth.allowed);
+        assert_eq!(fifth.remaining, 0);
+        let sixth = Decision::of(5, 0, 6, 10_000);
+        assert!(!sixth.allowed);
+        // Six this minute: one more fits once their weight is below four, a third of
+        // the way into the next minute (50 s left now + 20 s).
+        assert_eq!(sixth.retry_after_secs, 70);
+    }
+
+    #[test]
+    fn a_burst_just_before_the_turn_of_a_minute_still_counts_after_it() {
+        // Five requests in the last second of a minute, then one right after it:
+        // a fixed window would allow five more at once.
+        let after = Decision::of(5, 5, 1, 500);
+        assert!(!after.allowed, "{after:?}");
+        // Halfway through the minute, half of the earlier five still weigh.
+        let halfway = Decision::of(5, 5, 1, 30_000);
+        assert!(halfway.allowed, "{halfway:?}");
+        assert_eq!(halfway.remaining, 1);
+        assert!(!Decision::of(5, 5, 3, 30_000).allowed);
+    }
+
+    #[test]
+    fn a_refusal_says_when_the_next_request_fits() {
+        // Two this minute, ten the minute before, 15 s in: 10 * 45/60 + 2 = 9.5 > 5.
+        // One more fits when 10 * w + 2 <= 4, so at w = 0.2: 12 s before the minute
+        // ends, 48 - 15 = 33 s from now.
+        let refused = Decision::of(5, 10, 2, 15_000);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after_secs, 33);
+        // And then it does.
+        assert!(Decision::of(5, 10, 3, 48_000).allowed);
+        // A limit of zero refuses everything, for a while.
+        let never = Decision::of(0, 0, 1, 0);
+        assert!(!never.allowed);
+        assert!(never.retry_after_secs >= 1);
     }
 }

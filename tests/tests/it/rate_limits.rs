@@ -76,7 +76,9 @@ async fn authentication_is_limited_per_client_and_account_across_instances() {
         .expect("Retry-After")
         .parse()
         .expect("seconds");
-    assert!((1..=60).contains(&retry_after));
+    // When one more attempt fits: within this minute or, for a count over the
+    // limit, as it fades during the next.
+    assert!((1..=120).contains(&retry_after), "{retry_after}");
     assert_eq!(header(&refused, "ratelimit-limit").as_deref(), Some("5"));
     assert_eq!(
         header(&refused, "ratelimit-remaining").as_deref(),
