@@ -97,35 +97,9 @@ impl From<sqlx::Error> for SessionError {
     }
 }
 
-/// A sign-in whose fields are valid and whose account has been looked up: what
-/// [`prepare_login`] hands to [`login`].
-pub struct PreparedLogin {
-    account: Option<Credentials>,
-    login: String,
-    password: String,
-    correlation_id: String,
-}
-
-impl PreparedLogin {
-    /// The subject of the per-account attempt limit: the account when the login names
-    /// one, so that its email and its username share one budget, else the login as
-    /// typed (lower-cased), so that guessing at names is limited too. Either way it
-    /// costs the same, and tells nothing about whether the account exists.
-    pub fn limit_subject(&self) -> String {
-        match &self.account {
-            Some(account) => format!("account:{}", account.id),
-            None => format!("login:{}", platform::auth::login_key(&self.login)),
-        }
-    }
-}
-
-/// The first half of a sign-in: checks the fields and looks the account up. The
-/// caller applies the per-account attempt limit ([`PreparedLogin::limit_subject`])
-/// before [`login`] verifies the password.
-pub async fn prepare_login(
-    ctx: &CommandContext,
-    command: Login,
-) -> Result<PreparedLogin, SessionError> {
+/// Verifies the credentials (as expensively for unknown accounts as for known ones),
+/// re-hashes a hash weaker than the configured cost, and opens a session.
+pub async fn login(ctx: &CommandContext, command: Login) -> Result<Session, SessionError> {
     let login = command.login.trim().to_owned();
     let mut errors = Vec::new();
     if login.is_empty() || login.chars().count() > LOGIN_MAX_CHARS {
@@ -143,27 +117,11 @@ pub async fn prepare_login(
     if !errors.is_empty() {
         return Err(SessionError::Invalid(errors));
     }
+    let password = passwords::normalise(&command.password);
+
     let mut conn = ctx.pool.acquire().await?;
     let account = users::find_by_login(&mut conn, &login).await?;
     drop(conn);
-    Ok(PreparedLogin {
-        account,
-        login,
-        password: passwords::normalise(&command.password),
-        correlation_id: command.correlation_id,
-    })
-}
-
-/// The second half of a sign-in: verifies the password (as expensively for unknown
-/// accounts as for known ones), re-hashes a hash weaker than the configured cost, and
-/// opens a session.
-pub async fn login(ctx: &CommandContext, prepared: PreparedLogin) -> Result<Session, SessionError> {
-    let PreparedLogin {
-        account,
-        password,
-        correlation_id,
-        ..
-    } = prepared;
 
     let stored_hash = account
         .as_ref()
@@ -209,7 +167,7 @@ pub async fn login(ctx: &CommandContext, prepared: PreparedLogin) -> Result<Sess
         &Envelope::new(
             family_id.to_string(),
             1,
-            correlation_id,
+            command.correlation_id,
             Actor::User { id: account.id },
             UserLoggedIn {
                 user_id: account.id,

@@ -122,17 +122,16 @@ pub async fn login(
 ) -> Result<(), Problem> {
     let state = state_of(depot).ok_or_else(Problem::internal)?;
     let body: LoginRequest = read_json_body(req, state.max_body_bytes).await?;
+    state
+        .rate_limiter
+        .auth_by_account(res, "login", &body.login)
+        .await?;
     let command = Login {
         login: body.login,
         password: body.password,
         correlation_id: RequestId::of(depot),
     };
-    let prepared = sessions::prepare_login(&state.commands, command).await?;
-    state
-        .rate_limiter
-        .auth_by_account(res, "login", &prepared.limit_subject())
-        .await?;
-    let session = sessions::login(&state.commands, prepared).await?;
+    let session = sessions::login(&state.commands, command).await?;
     res.render(Json(SessionResponse::from(session)));
     Ok(())
 }
