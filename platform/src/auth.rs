@@ -117,7 +117,8 @@ struct Claims {
 pub struct Principal {
     /// The user's id (`sub`).
     pub user_id: Uuid,
-    /// The role the token was issued with.
+    /// The role the token was issued with; on routes guarded by [`confirm_role`],
+    /// the role stored now.
     pub role: Role,
     /// The session (refresh-token family) the token belongs to.
     pub session_id: Uuid,

@@ -224,13 +224,13 @@ pub async fn refresh(
     // Reuse is checked before expiry: a spent token that comes back, however late,
     // means someone else holds the session.
     if stored.rotated_at.is_some() {
-        sessions::revoke_family(&mut tx, stored.family_id, now).await?;
+        let live = sessions::revoke_family(&mut tx, stored.family_id, now).await?;
         sessions_revoked(
             ctx,
             &mut tx,
             stored.user_id,
             SessionsRevokedReason::RefreshTokenReused,
-            1,
+            u32::from(live),
             correlation_id,
             now,
         )
@@ -287,10 +287,9 @@ pub async fn logout_all(
 ) -> Result<i64, SessionError> {
     let now = Utc::now();
     let mut tx = ctx.pool.begin().await?;
-    if users::find_for_update(&mut tx, principal.user_id)
-        .await?
-        .is_none()
-    {
+    // Without a lock: refresh locks a token and then its account, so locking the
+    // account before the tokens here could deadlock with it.
+    if users::find(&mut tx, principal.user_id).await?.is_none() {
         return Err(SessionError::AccountGone(principal.user_id));
     }
     let revoked = sessions::revoke_all_of_user(&mut tx, principal.user_id, now).await?;

@@ -155,38 +155,44 @@ pub async fn mark_rotated(
     Ok(())
 }
 
-/// Revokes every token of a family; true if the family was still active.
+/// Revokes every token of a family; true if the family was still a live session
+/// (it had a token that was neither exchanged nor expired).
 pub async fn revoke_family(
     tx: &mut PgConnection,
     family_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let revoked = sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+    let live: Vec<bool> = sqlx::query_scalar(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL \
+         RETURNING rotated_at IS NULL AND expires_at > $2",
     )
     .bind(family_id)
     .bind(at)
-    .execute(tx)
+    .fetch_all(tx)
     .await?;
-    Ok(revoked.rows_affected() > 0)
+    Ok(live.contains(&true))
 }
 
-/// Revokes every session of a user; returns how many sessions were still active.
+/// Revokes every session of a user; returns how many were still live (had a token
+/// that was neither exchanged nor expired).
 pub async fn revoke_all_of_user(
     tx: &mut PgConnection,
     user_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<u32, sqlx::Error> {
-    let families: Vec<Uuid> = sqlx::query_scalar(
+    let families: Vec<(Uuid, bool)> = sqlx::query_as(
         "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
-         RETURNING family_id",
+         RETURNING family_id, rotated_at IS NULL AND expires_at > $2",
     )
     .bind(user_id)
     .bind(at)
     .fetch_all(tx)
     .await?;
-    let mut distinct = families;
-    distinct.sort_unstable();
-    distinct.dedup();
-    Ok(u32::try_from(distinct.len()).unwrap_or(u32::MAX))
+    let mut live: Vec<Uuid> = families
+        .into_iter()
+        .filter_map(|(family, live)| live.then_some(family))
+        .collect();
+    live.sort_unstable();
+    live.dedup();
+    Ok(u32::try_from(live.len()).unwrap_or(u32::MAX))
 }

@@ -52,8 +52,13 @@ pub struct RateLimitArgs {
     pub rate_limit_per_minute: u64,
 
     /// Registrations, logins and refreshes per minute, per client address and per
-    /// account identifier.
-    #[arg(long, env = "AUTH_RATE_LIMIT_PER_MINUTE", default_value_t = 5)]
+    /// account identifier (at least 1: these limits cannot be turned off).
+    #[arg(
+        long,
+        env = "AUTH_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub auth_rate_limit_per_minute: u64,
 
     /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is
@@ -169,6 +174,8 @@ impl Decision {
             "rate-limited",
             "Too many requests",
         )
+        // One client's refusal, never to be served to another from a cache.
+        .header(salvo::http::header::CACHE_CONTROL, "no-store")
         .detail(format!(
             "at most {} requests per minute; retry in {} seconds",
             self.limit, self.retry_after_secs
@@ -298,6 +305,17 @@ impl RateLimiter {
     pub fn general(&self) -> GeneralLimit {
         GeneralLimit {
             limiter: self.clone(),
+            headers_when_allowed: true,
+        }
+    }
+
+    /// [`RateLimiter::general`] for answers that shared caches may keep (public,
+    /// `max-age`): the `RateLimit-*` headers go only on the refusal, since a cache
+    /// would hand one client's budget to every other client it serves.
+    pub fn general_for_cacheable(&self) -> GeneralLimit {
+        GeneralLimit {
+            limiter: self.clone(),
+            headers_when_allowed: false,
         }
     }
 
@@ -349,6 +367,7 @@ fn auth_unavailable(error: RateLimitError) -> Problem {
 /// See [`RateLimiter::general`].
 pub struct GeneralLimit {
     limiter: RateLimiter,
+    headers_when_allowed: bool,
 }
 
 #[async_trait]
@@ -374,8 +393,12 @@ impl Handler for GeneralLimit {
             .await
         {
             Ok(decision) => {
-                decision.write_headers(res);
-                if !decision.allowed {
+                if decision.allowed {
+                    if self.headers_when_allowed {
+                        decision.write_headers(res);
+                    }
+                } else {
+                    decision.write_headers(res);
                     decision.problem().write(req, depot, res).await;
                     ctrl.skip_rest();
                 }

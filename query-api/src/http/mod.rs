@@ -202,7 +202,8 @@ pub(crate) fn database_problem(error: &sqlx::Error) -> Problem {
 pub use catalog::CatalogState;
 
 /// The catalogue and search routes, compressed (brotli or gzip, as the client asks).
-/// They are public and read-only, and count against the general per-client limit.
+/// They are public and read-only, and count against the general per-client limit
+/// (whose headers go only on a refusal: these answers may sit in shared caches).
 pub fn catalog_router(state: CatalogState, limiter: &RateLimiter) -> Router {
     let compression = salvo::compression::Compression::new()
         .disable_all()
@@ -210,7 +211,7 @@ pub fn catalog_router(state: CatalogState, limiter: &RateLimiter) -> Router {
         .enable_gzip(salvo::compression::CompressionLevel::Fastest)
         .min_length(512);
     Router::with_path("v1")
-        .hoop(limiter.general())
+        .hoop(limiter.general_for_cacheable())
         .hoop(compression)
         .hoop(salvo::affix_state::inject(state))
         .push(Router::with_path("releases").get_or_head(catalog::list))
