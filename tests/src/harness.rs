@@ -30,6 +30,17 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The text of one of the local stack's log files (`postgres.log`, `redis.log`...),
+/// under `$STACK_DIR/logs` as `scripts/stack` writes them.
+pub fn stack_log(name: &str) -> String {
+    let stack_dir = std::env::var_os("STACK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".stack"));
+    let path = stack_dir.join("logs").join(name);
+    fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("reading the stack's {}: {error}", path.display()))
+}
+
 /// Where cargo put the binaries this test binary was built with.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

@@ -45,10 +45,16 @@ pub fn role_name(role: Role) -> &'static str {
 }
 
 /// Inserts a user at version 1.
+///
+/// A taken email or username is not left to the unique indexes to refuse: PostgreSQL
+/// would write the refused key, an email address, into its own log. The insert
+/// skips a conflicting row instead (concurrent registrations of one address wait
+/// for each other and the later one inserts nothing), and a lookup says which one
+/// is taken.
 pub async fn insert(tx: &mut PgConnection, user: &NewUser<'_>) -> Result<(), SaveUserError> {
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, username, password_hash, role, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT DO NOTHING",
     )
     .bind(user.id)
     .bind(user.email)
@@ -56,19 +62,25 @@ pub async fn insert(tx: &mut PgConnection, user: &NewUser<'_>) -> Result<(), Sav
     .bind(user.password_hash)
     .bind(role_name(user.role))
     .bind(user.created_at)
-    .execute(tx)
-    .await;
-
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(error)) if error.constraint() == Some("users_email_key") => {
-            Err(SaveUserError::EmailTaken)
-        }
-        Err(sqlx::Error::Database(error)) if error.constraint() == Some("users_username_key") => {
-            Err(SaveUserError::UsernameTaken)
-        }
-        Err(error) => Err(SaveUserError::Database(error)),
+    .execute(&mut *tx)
+    .await
+    .map_err(SaveUserError::Database)?;
+    if inserted.rows_affected() == 1 {
+        return Ok(());
     }
+    let email_taken: Option<bool> = sqlx::query_scalar(
+        "SELECT bool_or(lower(email) = lower($1)) FROM users \
+         WHERE lower(email) = lower($1) OR lower(username) = lower($2)",
+    )
+    .bind(user.email)
+    .bind(user.username)
+    .fetch_one(tx)
+    .await
+    .map_err(SaveUserError::Database)?;
+    Err(match email_taken {
+        Some(true) => SaveUserError::EmailTaken,
+        _ => SaveUserError::UsernameTaken,
+    })
 }
 
 /// What sign-in needs of a user.

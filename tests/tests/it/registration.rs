@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::accounts::problem_of;
-use e2e::harness::{Platform, eventually};
+use e2e::harness::{Platform, eventually, stack_log};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_user_becomes_readable_on_the_query_api() {
@@ -82,6 +82,20 @@ async fn duplicate_email_or_username_is_a_conflict_and_writes_nothing() {
 
     assert_eq!(platform.count("write.users").await, 1);
     assert_eq!(platform.count("write.outbox").await, 1);
+
+    // A taken address is found without a unique-index violation, whose message
+    // PostgreSQL would log with the address in it.
+    let address = format!("taken-{}@example.org", Uuid::now_v7().simple());
+    for username in ["first", "second"] {
+        platform
+            .register(&json!({"email": address, "username": username, "password": "velvet kettle orbit marmalade"}))
+            .await;
+    }
+    let log = stack_log("postgres.log");
+    assert!(
+        !log.contains(&address),
+        "PostgreSQL's log names the taken address"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
