@@ -69,6 +69,27 @@ pub(crate) fn access_token(session: &Value) -> String {
         .to_owned()
 }
 
+/// The entries of one page of `GET /v1/admin/audit` with `filters`, read with
+/// `token`; `None` while the query API cannot answer it.
+pub(crate) async fn audit_entries(
+    platform: &Platform,
+    token: &str,
+    filters: &[(&str, String)],
+) -> Option<Vec<Value>> {
+    let page: Value = platform
+        .http
+        .get(format!("{}/v1/admin/audit", platform.query_url))
+        .query(filters)
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    page["items"].as_array().cloned()
+}
+
 /// `POST /v1/auth/refresh`.
 async fn refresh(platform: &Platform, refresh_token: &str) -> reqwest::Response {
     platform
@@ -704,21 +725,14 @@ async fn a_demoted_administrator_cannot_act_on_the_token_they_still_hold() {
     .await;
     assert_eq!(created.status(), 201);
     let entry = eventually("sora's release in the audit trail", || async {
-        let page: Value = platform
-            .http
-            .get(format!("{}/v1/admin/audit", platform.query_url))
-            .query(&[
-                ("actor", sora.to_string()),
-                ("action", "release.create".to_owned()),
-            ])
-            .bearer_auth(&admin_token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        page["items"].as_array()?.first().cloned()
+        let filters = [
+            ("actor", sora.to_string()),
+            ("action", "release.create".to_owned()),
+        ];
+        audit_entries(&platform, &admin_token, &filters)
+            .await?
+            .first()
+            .cloned()
     })
     .await;
     assert_eq!(entry["actor_role"], "moderator", "{entry}");

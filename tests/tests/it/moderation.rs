@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, access_token, problem_of, sign_in, start_with_admin},
+    accounts::{
+        ADMIN_EMAIL, ADMIN_PASSWORD, access_token, audit_entries, problem_of, sign_in,
+        start_with_admin,
+    },
     imports::{Imports, ids, material, release_of},
 };
 use e2e::harness::{Platform, eventually};
@@ -356,21 +359,11 @@ async fn moderators_edit_releases_episodes_and_sources_with_optimistic_concurren
         .expect("the admin's id")
         .to_owned();
     let entries = eventually("the release's commands in the audit trail", || async {
-        let page: Value = platform
-            .http
-            .get(format!("{}/v1/admin/audit", platform.query_url))
-            .query(&[
-                ("target", format!("release:{release_id}")),
-                ("limit", "100".to_owned()),
-            ])
-            .bearer_auth(&moderator.token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let entries = page["items"].as_array()?.clone();
+        let filters = [
+            ("target", format!("release:{release_id}")),
+            ("limit", "100".to_owned()),
+        ];
+        let entries = audit_entries(&platform, &moderator.token, &filters).await?;
         // Audit events are spread over partitions, so they may arrive in any order.
         ["release.create", "release.edit", "release.delete"]
             .iter()

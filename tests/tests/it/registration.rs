@@ -5,7 +5,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::accounts::problem_of;
+use crate::accounts::{PASSWORD, access_token, problem_of, sign_in};
 use e2e::harness::{Platform, eventually, stack_log};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,19 +320,7 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
 
     // The other authentication bodies: sign-in, refresh and password change.
     platform.register_user("sayaka").await;
-    let response = platform
-        .http
-        .post(format!("{}/v1/auth/login", platform.command_url))
-        .json(&json!({"login": "sayaka", "password": "velvet kettle orbit marmalade"}))
-        .send()
-        .await
-        .expect("command-api answers");
-    assert_eq!(response.status(), 200);
-    let session: Value = response.json().await.expect("a session");
-    let token = session["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
+    let token = access_token(&sign_in(&platform, "sayaka", PASSWORD).await);
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
         ("login: malformed", "login", "{\"login\": ".to_owned(), 400, "malformed-body"),
         ("login: unknown field", "login", json!({"login": "sayaka", "password": "x", "remember": true}).to_string(), 400, "malformed-body"),
@@ -367,14 +355,7 @@ async fn bad_bodies_get_problem_documents_and_write_nothing() {
         );
     }
     // None of that changed the account: its password still signs in.
-    let response = platform
-        .http
-        .post(format!("{}/v1/auth/login", platform.command_url))
-        .json(&json!({"login": "sayaka", "password": "velvet kettle orbit marmalade"}))
-        .send()
-        .await
-        .expect("command-api answers");
-    assert_eq!(response.status(), 200);
+    sign_in(&platform, "sayaka", PASSWORD).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
